@@ -1,0 +1,86 @@
+# One GNU Makefile for the whole service: the two programs, their unit
+# tests, and the commands that set up, run and test the stack.
+#
+#   make            build build/push_daemon and build/fcgi_app
+#   make deps       install the Debian and npm packages (idempotent)
+#   make run        deps, build, start the whole stack in the foreground
+#   make test       deps, build, unit tests, integration tests
+#   make SAN=1      build with ASan/UBSan into build/san/
+
+CC	?= cc
+HTTP_PORT ?= 8080
+TCP_PORT  ?= 9000
+
+PKGS	 = fcgi libcjson libmariadb libevent openssl libsodium
+WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+	   -Wwrite-strings -Wformat=2
+CFLAGS	?= -O2 -g
+ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Icommon \
+	   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+LDLIBS	 = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lwslay
+
+ifeq ($(SAN),1)
+B	 = build/san
+ALL_CFLAGS += -O1 -fno-omit-frame-pointer -fsanitize=address,undefined
+LDFLAGS	+= -fsanitize=address,undefined
+else
+B	 = build
+endif
+
+COMMON_SRCS = common/log.c common/config.c
+
+# push_daemon/: the event loop that holds every client connection.
+DAEMON_SRCS = push_daemon/main.c
+
+# fcgi_app/: the FastCGI workers that run every command.
+APP_SRCS = fcgi_app/main.c
+
+# Unit tests: tests/unit/<name>.c plus the sources named in <name>_SRCS.
+UNIT_TESTS =
+
+DAEMON_OBJS = $(patsubst %.c,$(B)/%.o,$(DAEMON_SRCS) $(COMMON_SRCS))
+APP_OBJS    = $(patsubst %.c,$(B)/%.o,$(APP_SRCS) $(COMMON_SRCS))
+
+.PHONY: all deps run test unit unit-bin integration bench fuzz clean
+
+all: $(B)/push_daemon $(B)/fcgi_app
+
+$(B)/push_daemon: $(DAEMON_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/fcgi_app: $(APP_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
+
+define unit_rule
+$(B)/tests/$(1): $(B)/tests/unit/$(1).o $(patsubst %.c,$(B)/%.o,$($(1)_SRCS))
+	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) -lcmocka
+endef
+$(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
+
+unit-bin: $(addprefix $(B)/tests/,$(UNIT_TESTS))
+
+unit: unit-bin
+	@tests/run.sh --build $(B) --unit-only
+
+deps:
+	@scripts/deps.sh
+
+run: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/stack.sh run --http-port $(HTTP_PORT) --tcp-port $(TCP_PORT)
+
+test: deps
+	@$(MAKE) --no-print-directory SAN=1 all unit-bin
+	@tests/run.sh --build build/san
+
+integration:
+	@tests/run.sh --build $(B) --no-unit
+
+clean:
+	rm -rf build
+
+-include $(shell find build -name '*.d' 2>/dev/null)

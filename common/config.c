@@ -1,0 +1,216 @@
+/*
+ * The configuration table and its reader.  A file holds "name = value"
+ * lines; '#' starts a comment.  A bad line stops start-up with file:line:
+ * reason (the caller prints it), so a typo never runs with a silent default.
+ */
+#include <ctype.h>
+#include <errno.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "config.h"
+
+#define INT_ENTRY(n, lo, hi, def, h) \
+	{ #n, CONFIG_INT, lo, hi, def, NULL, \
+	    offsetof(struct config, n), sizeof(int), h }
+#define STR_ENTRY(n, def, h) \
+	{ #n, CONFIG_STRING, 0, sizeof(((struct config *)0)->n) - 1, 0, def, \
+	    offsetof(struct config, n), sizeof(((struct config *)0)->n), h }
+
+const struct config_entry config_table[] = {
+	STR_ENTRY(fcgi_socket, "var/run/fcgi.sock",
+	    "Unix socket the FastCGI workers listen on"),
+	STR_ENTRY(ws_socket, "var/run/ws.sock",
+	    "Unix socket the daemon takes nginx's WebSocket proxy on"),
+	STR_ENTRY(tcp_socket, "var/run/tcp.sock",
+	    "Unix socket the daemon takes nginx's stream proxy on"),
+	STR_ENTRY(node_name, "node1",
+	    "name of this node in presence rows"),
+
+	STR_ENTRY(db_socket, "",
+	    "MariaDB Unix socket; empty to use db_host and db_port"),
+	STR_ENTRY(db_host, "127.0.0.1", "MariaDB host"),
+	INT_ENTRY(db_port, 1, 65535, 3306, "MariaDB port"),
+	STR_ENTRY(db_user, "chat", "MariaDB user"),
+	STR_ENTRY(db_password, "", "MariaDB password"),
+	STR_ENTRY(db_name, "chat", "MariaDB database"),
+
+	INT_ENTRY(workers, 1, 256, 8, "FastCGI worker processes"),
+	INT_ENTRY(fcgi_backlog, 16, 65535, 1024,
+	    "listen backlog of the worker socket"),
+	INT_ENTRY(pwhash_opslimit, 1, 64, 2,
+	    "argon2id passes (libsodium interactive: 2)"),
+	INT_ENTRY(pwhash_memlimit_kib, 8, 4194304, 65536,
+	    "argon2id memory in KiB (libsodium interactive: 65536)"),
+	INT_ENTRY(login_failures_per_minute, 1, 1000000, 5,
+	    "failed logins per id per minute before 'too many attempts'"),
+	INT_ENTRY(registrations_per_hour, 0, 1000000, 0,
+	    "registrations per client address per hour; 0 is no limit"),
+	INT_ENTRY(pending_requests_max, 1, 1000000, 100,
+	    "unanswered friend requests one account may have sent"),
+	INT_ENTRY(bench_no_db, 0, 1, 0,
+	    "benchmark only: answer packets without the database"),
+
+	INT_ENTRY(upstream_max_inflight, 1, 4096, 64,
+	    "FastCGI requests the daemon has open at once"),
+	INT_ENTRY(login_timeout, 1, 86400, 30,
+	    "seconds a connection may stay without login"),
+	INT_ENTRY(ping_interval, 1, 86400, 30,
+	    "seconds of WebSocket silence before a ping"),
+	INT_ENTRY(packet_rate, 1, 1000000, 50,
+	    "packets per second per connection"),
+	INT_ENTRY(packet_burst, 1, 1000000, 100,
+	    "packets a connection may send in a burst"),
+	INT_ENTRY(output_max_kib, 16, 1048576, 1024,
+	    "output a slow client may have queued before it is closed"),
+	INT_ENTRY(max_connections, 1, 1000000, 19000,
+	    "client connections the daemon holds at once"),
+	INT_ENTRY(proxy_protocol, 0, 1, 1,
+	    "1: connections on tcp_socket start with a PROXY v1 line (nginx "
+	    "proxy_protocol on) naming the client address"),
+
+	{ NULL, CONFIG_INT, 0, 0, 0, NULL, 0, 0, NULL }
+};
+
+static const struct config_entry *
+config_find(const char *name)
+{
+	const struct config_entry	*e;
+
+	for (e = config_table; e->name != NULL; e++)
+		if (strcmp(e->name, name) == 0)
+			return e;
+	return NULL;
+}
+
+void
+config_defaults(struct config *cf)
+{
+	const struct config_entry	*e;
+	char				*field;
+
+	memset(cf, 0, sizeof(*cf));
+	for (e = config_table; e->name != NULL; e++) {
+		field = (char *)cf + e->offset;
+		if (e->type == CONFIG_INT)
+			*(int *)field = (int)e->default_int;
+		else
+			snprintf(field, e->size, "%s", e->default_str);
+	}
+}
+
+int
+config_set(struct config *cf, const char *name, const char *value,
+    const char **errstr)
+{
+	const struct config_entry	*e;
+	char				*field, *end;
+	long				 n;
+
+	if ((e = config_find(name)) == NULL) {
+		*errstr = "unknown setting";
+		return -1;
+	}
+	field = (char *)cf + e->offset;
+	if (e->type == CONFIG_STRING) {
+		if (strlen(value) > (size_t)e->max) {
+			*errstr = "value too long";
+			return -1;
+		}
+		snprintf(field, e->size, "%s", value);
+		return 0;
+	}
+	errno = 0;
+	n = strtol(value, &end, 10);
+	if (*value == '\0' || *end != '\0' || errno != 0) {
+		*errstr = "not a number";
+		return -1;
+	}
+	if (n < e->min || n > e->max) {
+		*errstr = "out of range";
+		return -1;
+	}
+	*(int *)field = (int)n;
+	return 0;
+}
+
+static char *
+config_trim(char *s)
+{
+	char	*end;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	end = s + strlen(s);
+	while (end > s && isspace((unsigned char)end[-1]))
+		*--end = '\0';
+	return s;
+}
+
+/*
+ * Reads path over the values already in cf.  On failure *errstr says why
+ * and *line says where (0 when the file could not be opened).
+ */
+int
+config_load(struct config *cf, const char *path, const char **errstr,
+    int *line)
+{
+	FILE	*fp;
+	char	 buf[1024], *name, *value, *eq, *hash;
+	int	 rc = -1;
+
+	*line = 0;
+	if ((fp = fopen(path, "r")) == NULL) {
+		*errstr = strerror(errno);
+		return -1;
+	}
+	while (fgets(buf, sizeof(buf), fp) != NULL) {
+		(*line)++;
+		if (strchr(buf, '\n') == NULL && !feof(fp)) {
+			*errstr = "line too long";
+			goto fail;
+		}
+		if ((hash = strchr(buf, '#')) != NULL)
+			*hash = '\0';
+		name = config_trim(buf);
+		if (*name == '\0')
+			continue;
+		if ((eq = strchr(name, '=')) == NULL) {
+			*errstr = "expected name = value";
+			goto fail;
+		}
+		*eq = '\0';
+		name = config_trim(name);
+		value = config_trim(eq + 1);
+		if (config_set(cf, name, value, errstr) == -1)
+			goto fail;
+	}
+	if (ferror(fp)) {
+		*errstr = "read error";
+		goto fail;
+	}
+	rc = 0;
+fail:
+	fclose(fp);
+	return rc;
+}
+
+void
+config_print(const struct config *cf, FILE *fp)
+{
+	const struct config_entry	*e;
+	const char			*field;
+
+	for (e = config_table; e->name != NULL; e++) {
+		field = (const char *)cf + e->offset;
+		fprintf(fp, "# %s\n", e->help);
+		if (e->type == CONFIG_INT)
+			fprintf(fp, "%s = %d\n", e->name, *(const int *)field);
+		else if (strcmp(e->name, "db_password") == 0)
+			fprintf(fp, "%s = %s\n", e->name, *field ? "..." : "");
+		else
+			fprintf(fp, "%s = %s\n", e->name, field);
+	}
+}

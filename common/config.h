@@ -1,0 +1,77 @@
+/*
+ * The one configuration file both programs read.  Every setting is a row of
+ * config_table in config.c (name, type, bounds, default, help); each program
+ * uses the settings it needs and ignores the others, so one file describes a
+ * whole node.
+ */
+#ifndef COMMON_CONFIG_H
+#define COMMON_CONFIG_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "limits.h"
+
+struct config {
+	/* sockets */
+	char	fcgi_socket[SOCKET_PATH_MAX];	/* workers listen here */
+	char	ws_socket[SOCKET_PATH_MAX];	/* daemon: nginx /ws proxy */
+	char	tcp_socket[SOCKET_PATH_MAX];	/* daemon: nginx stream proxy */
+	char	node_name[64];			/* names this node's rows */
+
+	/* database */
+	char	db_socket[SOCKET_PATH_MAX];	/* empty: use db_host */
+	char	db_host[256];
+	int	db_port;
+	char	db_user[64];
+	char	db_password[256];
+	char	db_name[64];
+
+	/* fcgi_app */
+	int	workers;			/* forked worker processes */
+	int	fcgi_backlog;			/* listen(2) backlog */
+	int	pwhash_opslimit;		/* argon2id passes */
+	int	pwhash_memlimit_kib;		/* argon2id memory */
+	int	login_failures_per_minute;	/* per id, known or not */
+	int	registrations_per_hour;		/* per client address; 0 off */
+	int	pending_requests_max;		/* friend requests per sender */
+	int	bench_no_db;			/* bench only: skip the database */
+
+	/* push_daemon */
+	int	upstream_max_inflight;		/* FastCGI requests at once */
+	int	login_timeout;			/* seconds before an idle close */
+	int	ping_interval;			/* seconds of silence before ping */
+	int	packet_rate;			/* packets/s per connection */
+	int	packet_burst;			/* bucket size */
+	int	output_max_kib;			/* slow-client output cap */
+	int	max_connections;		/* daemon-wide */
+	int	proxy_protocol;			/* tcp_socket expects PROXY v1 */
+};
+
+enum config_type {
+	CONFIG_INT,
+	CONFIG_STRING,
+};
+
+struct config_entry {
+	const char		*name;
+	enum config_type	 type;
+	long			 min;		/* CONFIG_INT: bounds; */
+	long			 max;		/* CONFIG_STRING: max length */
+	long			 default_int;
+	const char		*default_str;
+	size_t			 offset;	/* into struct config */
+	size_t			 size;		/* CONFIG_STRING: buffer */
+	const char		*help;
+};
+
+extern const struct config_entry config_table[];
+
+void	config_defaults(struct config *);
+int	config_load(struct config *, const char *path, const char **errstr,
+	    int *line);
+int	config_set(struct config *, const char *name, const char *value,
+	    const char **errstr);
+void	config_print(const struct config *, FILE *);
+
+#endif
