@@ -1,0 +1,81 @@
+#!/bin/bash
+# Installs what building, running and testing the service needs: the Debian
+# packages (only those missing, so a second run is a quick no-op) and the
+# npm packages of the integration tests (tests/node_modules, from the
+# lockfile).  Runs as root, or through sudo when that is available.
+#
+#   scripts/deps.sh            install what is missing
+#   scripts/deps.sh --dry-run  print what would be installed, change nothing
+#   DEPS_EXTRA="pkg ..."       also require these packages (for checking)
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+dry_run=0
+[ "${1:-}" = "--dry-run" ] && dry_run=1
+
+packages=(
+	build-essential pkg-config curl
+	nginx libnginx-mod-stream
+	mariadb-server mariadb-client
+	libfcgi-dev libcjson-dev libmariadb-dev libevent-dev libwslay-dev
+	libssl-dev libsodium-dev
+	libcmocka-dev clang
+)
+# Node is needed for the integration tests; a machine that already has a
+# node (of any origin) keeps it.
+if ! command -v node >/dev/null 2>&1; then
+	packages+=(nodejs npm)
+fi
+# shellcheck disable=SC2206
+packages+=(${DEPS_EXTRA:-})
+
+# Prints the packages of $@ that dpkg does not list as installed.
+missing_packages() {
+	local p status
+	for p in "$@"; do
+		status=$(dpkg-query -W -f='${db:Status-Status}' "$p" 2>/dev/null ||
+		    true)
+		[ "$status" = "installed" ] || printf '%s\n' "$p"
+	done
+}
+
+as_root() {
+	if [ "$(id -u)" -eq 0 ]; then
+		"$@"
+	elif command -v sudo >/dev/null 2>&1; then
+		sudo "$@"
+	else
+		echo "deps.sh: not root and no sudo: cannot run $*" >&2
+		exit 1
+	fi
+}
+
+mapfile -t missing < <(missing_packages "${packages[@]}")
+if [ "${#missing[@]}" -gt 0 ]; then
+	echo "deps.sh: installing ${missing[*]}"
+	if [ "$dry_run" -eq 0 ]; then
+		as_root apt-get update
+		as_root env DEBIAN_FRONTEND=noninteractive \
+		    apt-get install -y --no-install-recommends "${missing[@]}"
+	fi
+fi
+
+# npm packages of the tests: again when the lockfile is newer than what
+# was installed from it.
+tests="$top/tests"
+if [ -f "$tests/package.json" ]; then
+	if [ ! -d "$tests/node_modules" ] ||
+	    { [ -f "$tests/package-lock.json" ] &&
+	    [ "$tests/package-lock.json" -nt "$tests/node_modules" ]; }; then
+		echo "deps.sh: installing the npm packages of tests/"
+		if [ "$dry_run" -eq 0 ]; then
+			if [ -f "$tests/package-lock.json" ]; then
+				(cd "$tests" && npm ci --no-audit --no-fund)
+			else
+				(cd "$tests" && npm install --no-audit --no-fund)
+			fi
+			touch "$tests/node_modules"
+		fi
+	fi
+fi
+exit 0
