@@ -33,7 +33,11 @@ COMMON_SRCS = common/log.c common/config.c
 DAEMON_SRCS = push_daemon/main.c
 
 # fcgi_app/: the FastCGI workers that run every command.
-APP_SRCS = fcgi_app/main.c
+APP_SRCS = fcgi_app/main.c fcgi_app/worker.c fcgi_app/request.c \
+	   fcgi_app/api.c fcgi_app/cmd.c fcgi_app/cmd-logon.c \
+	   fcgi_app/cmd-login.c fcgi_app/cmd-logout.c fcgi_app/reply.c \
+	   fcgi_app/packet.c fcgi_app/utf8.c fcgi_app/auth.c fcgi_app/db.c \
+	   fcgi_app/db-account.c fcgi_app/db-throttle.c
 
 # Unit tests: tests/unit/<name>.c plus the sources named in <name>_SRCS.
 UNIT_TESTS =
