@@ -1,0 +1,116 @@
+/*
+ * login: bind this connection to an account.
+ *
+ * The order of the checks is chosen, not PROTOCOL.md's list order, which
+ * cannot be followed literally (the throttle must act before the slow
+ * hash, so it cannot wait to learn whether the password is right):
+ *
+ *   1. already logged in  -- needs neither the database nor a hash, and a
+ *                            bound connection then cannot guess passwords;
+ *   2. too many attempts  -- read before hashing; counted per id, known or
+ *                            not, in the database so all workers share it;
+ *   3. wrong id or password -- an unknown id is verified against a dummy
+ *                            hash, so it costs and answers the same;
+ *   4. account disabled   -- only told to who knows the password.
+ *
+ * A wrong password or unknown id counts a failure; success clears them.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "fcgi_app.h"
+#include "log.h"
+
+static enum cmd_retval	cmd_login_exec(struct cmd_ctx *);
+
+static const struct cmd_field cmd_login_fields[] = {
+	{ "id", FIELD_ID, 0 },
+	{ "password", FIELD_STRING, 0 },
+	{ "ack", FIELD_BOOL, FIELD_OPTIONAL },
+	{ NULL, FIELD_STRING, 0 }
+};
+
+const struct cmd_entry cmd_login_entry = {
+	.name = "login",
+	.flags = 0,
+	.self = NULL,
+	.fields = cmd_login_fields,
+	.exec = cmd_login_exec,
+};
+
+static enum cmd_retval
+cmd_login_success(struct cmd_ctx *ctx, const struct account *a)
+{
+	cJSON	*p;
+	int	 ack = 0, rc = -1;
+
+	(void)packet_get_bool(ctx->packet, "ack", &ack);
+	if (reply_bind(ctx->reply, a->id, ack) == -1)
+		return CMD_ERROR;
+	if ((p = cJSON_CreateObject()) == NULL)
+		return CMD_ERROR;
+	if (cJSON_AddStringToObject(p, "command", "login_return") == NULL ||
+	    cJSON_AddStringToObject(p, "status", "success") == NULL ||
+	    cJSON_AddStringToObject(p, "username", a->username) == NULL)
+		goto fail;
+	rc = reply_self(ctx->reply, p);
+fail:
+	cJSON_Delete(p);
+	return rc == 0 ? CMD_OK : CMD_ERROR;
+}
+
+/*
+ * Looks up the account and checks the password; *ok says whether both
+ * matched.  Whatever is found, one hash is verified.
+ */
+static int
+cmd_login_check(struct cmd_ctx *ctx, uint64_t id, int valid_id,
+    struct account *a, int *ok)
+{
+	const char	*password;
+	int		 found = 0;
+
+	password = packet_get_str(ctx->packet, "password");
+	if (valid_id &&
+	    (found = db_account_get(ctx->app->db, id, a)) == -1)
+		return -1;
+	*ok = auth_verify(found ? a->hash : NULL, password);
+	memset(a->hash, 0, sizeof(a->hash));
+	return 0;
+}
+
+static enum cmd_retval
+cmd_login_exec(struct cmd_ctx *ctx)
+{
+	struct account	 a;
+	uint64_t	 id = 0;
+	int		 valid_id, failures, ok;
+
+	memset(&a, 0, sizeof(a));
+	if (ctx->session->account != 0)
+		return cmd_fail(ctx, "already logged in");
+	valid_id = packet_get_id(ctx->packet, "id", &id) == PACKET_ID_OK;
+
+	/* A malformed id names nobody; it is counted as id 0. */
+	if (db_login_failures(ctx->app->db, id, &failures) == -1)
+		return CMD_ERROR;
+	if (failures >= ctx->app->cf->login_failures_per_minute)
+		return cmd_fail(ctx, "too many attempts");
+
+	if (cmd_login_check(ctx, id, valid_id, &a, &ok) == -1)
+		return CMD_ERROR;
+	if (!ok) {
+		if (db_login_failure_add(ctx->app->db, id) == -1)
+			return CMD_ERROR;
+		log_debug("%s: conn %" PRIu64 ": login to %" PRIu64 " failed",
+		    __func__, ctx->session->conn_id, id);
+		return cmd_fail(ctx, "wrong id or password");
+	}
+	if (a.disabled)
+		return cmd_fail(ctx, "account disabled");
+	if (db_login_failures_clear(ctx->app->db, id) == -1)
+		log_warnx("%s: failures of %" PRIu64 " not cleared", __func__, id);
+	log_info("conn %" PRIu64 " logged in as %" PRIu64,
+	    ctx->session->conn_id, id);
+	return cmd_login_success(ctx, &a);
+}

@@ -1,0 +1,30 @@
+/*
+ * logout: unbind this connection.  The gate has already checked that the
+ * connection is logged in and that "id" is its account; the connection
+ * stays open, logged out.  The logout_return is an extension (the original
+ * sent nothing).
+ */
+#include <inttypes.h>
+
+#include "fcgi_app.h"
+#include "log.h"
+
+static enum cmd_retval	cmd_logout_exec(struct cmd_ctx *);
+
+const struct cmd_entry cmd_logout_entry = {
+	.name = "logout",
+	.flags = CMD_LOGGED_IN,
+	.self = "id",
+	.fields = NULL,
+	.exec = cmd_logout_exec,
+};
+
+static enum cmd_retval
+cmd_logout_exec(struct cmd_ctx *ctx)
+{
+	if (reply_unbind(ctx->reply) == -1)
+		return CMD_ERROR;
+	log_info("conn %" PRIu64 " logged out of %" PRIu64,
+	    ctx->session->conn_id, ctx->session->account);
+	return cmd_success(ctx);
+}

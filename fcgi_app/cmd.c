@@ -1,0 +1,156 @@
+/*
+ * The command table and the gate.  Every packet passes cmd_dispatch(),
+ * which makes the checks that are the same for every command (a JSON
+ * object, a known command, logged in if needed, fields of the right JSON
+ * type, the self field naming the session's account) before a handler runs,
+ * and turns a handler's CMD_ERROR into the client's "server error", so no
+ * request goes unanswered.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "fcgi_app.h"
+#include "log.h"
+
+static const struct cmd_entry *cmd_table[] = {
+	&cmd_logon_entry,
+	&cmd_login_entry,
+	&cmd_logout_entry,
+	NULL
+};
+
+const struct cmd_entry *
+cmd_find(const char *name)
+{
+	const struct cmd_entry	**e;
+
+	for (e = cmd_table; *e != NULL; e++)
+		if (strcmp((*e)->name, name) == 0)
+			return *e;
+	return NULL;
+}
+
+/* Whether field f of packet has the JSON type the entry declares. */
+static int
+cmd_field_ok(const cJSON *packet, const struct cmd_field *f)
+{
+	uint64_t	id;
+	int		b;
+
+	if ((f->flags & FIELD_OPTIONAL) &&
+	    cJSON_GetObjectItemCaseSensitive(packet, f->name) == NULL)
+		return 1;
+	switch (f->type) {
+	case FIELD_STRING:
+		return packet_get_str(packet, f->name) != NULL;
+	case FIELD_ID:
+		return packet_get_id(packet, f->name, &id) != PACKET_ID_BAD_TYPE;
+	case FIELD_BOOL:
+		return packet_get_bool(packet, f->name, &b) == 0;
+	}
+	return 0;
+}
+
+static int
+cmd_fields_ok(const struct cmd_entry *entry, const cJSON *packet)
+{
+	const struct cmd_field	*f;
+	uint64_t		 id;
+
+	if (entry->self != NULL &&
+	    packet_get_id(packet, entry->self, &id) == PACKET_ID_BAD_TYPE)
+		return 0;
+	for (f = entry->fields; f != NULL && f->name != NULL; f++)
+		if (!cmd_field_ok(packet, f))
+			return 0;
+	return 1;
+}
+
+/*
+ * The gate for a parsed packet naming a known command.  Order: login, then
+ * JSON types (a malformed packet is an error whoever sends it), then the
+ * self field, then the handler.
+ */
+enum cmd_retval
+cmd_run(struct app *app, const struct session *s,
+    const struct cmd_entry *entry, const cJSON *packet, struct reply *r)
+{
+	struct cmd_ctx	 ctx = { entry, s, packet, r, app };
+	enum cmd_retval	 rv;
+	uint64_t	 id;
+
+	if ((entry->flags & CMD_LOGGED_IN) && s->account == 0)
+		return cmd_fail(&ctx, "not logged in");
+	if (!cmd_fields_ok(entry, packet))
+		goto reject;
+	if (entry->self != NULL &&
+	    (packet_get_id(packet, entry->self, &id) != PACKET_ID_OK ||
+	    id != s->account))
+		return cmd_fail(&ctx, "src is not you");
+
+	rv = entry->exec(&ctx);
+	if (rv != CMD_ERROR)
+		return rv;
+	log_warnx("conn %" PRIu64 " account %" PRIu64 ": %s failed",
+	    s->conn_id, s->account, entry->name);
+	reply_clear(r);
+	if (reply_return(r, entry->name, "server error") == -1)
+		log_warnx("%s: cannot build the answer", __func__);
+	return CMD_ERROR;
+
+reject:
+	if (reply_error(r, "bad request") == -1)
+		return CMD_ERROR;
+	return CMD_REJECT;
+}
+
+/*
+ * Reads one client packet and runs it.  Returns what was answered:
+ * CMD_REJECT for an error packet.
+ */
+enum cmd_retval
+cmd_dispatch(struct app *app, const struct session *s, const char *body,
+    size_t len, struct reply *r)
+{
+	const struct cmd_entry	*entry;
+	const char		*detail;
+	cJSON			*packet;
+	enum cmd_retval		 rv;
+
+	if ((packet = packet_parse(body, len, &detail)) == NULL)
+		goto reject;
+	if ((entry = cmd_find(packet_command(packet))) == NULL) {
+		detail = "unknown command";
+		cJSON_Delete(packet);
+		goto reject;
+	}
+	log_debug("%s: conn %" PRIu64 " account %" PRIu64 ": %s", __func__,
+	    s->conn_id, s->account, entry->name);
+	rv = cmd_run(app, s, entry, packet, r);
+	cJSON_Delete(packet);
+	return rv;
+
+reject:
+	log_debug("%s: conn %" PRIu64 ": %s", __func__, s->conn_id, detail);
+	if (reply_error(r, detail) == -1)
+		return CMD_ERROR;
+	return CMD_REJECT;
+}
+
+/* A handler's success answer: "<cmd>_return" with status success. */
+enum cmd_retval
+cmd_success(struct cmd_ctx *ctx)
+{
+	if (reply_return(ctx->reply, ctx->entry->name, NULL) == -1)
+		return CMD_ERROR;
+	return CMD_OK;
+}
+
+/* A handler's fail answer with one of the command's PROTOCOL.md details. */
+enum cmd_retval
+cmd_fail(struct cmd_ctx *ctx, const char *detail)
+{
+	if (reply_return(ctx->reply, ctx->entry->name, detail) == -1)
+		return CMD_ERROR;
+	return CMD_FAIL;
+}

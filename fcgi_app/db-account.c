@@ -1,0 +1,60 @@
+/*
+ * The users table: creating an account and reading one for login.
+ */
+#include <string.h>
+
+#include "db.h"
+
+static const char sql_account_insert[] =
+    "INSERT INTO users (username, password_hash) VALUES (?, ?)";
+
+/* Stores a new account; *id is the id it was given. */
+int
+db_account_create(struct db *db, const char *username, const char *hash,
+    uint64_t *id)
+{
+	MYSQL_BIND	 params[2];
+	MYSQL_STMT	*st;
+	unsigned long	 ulen, hlen;
+
+	memset(params, 0, sizeof(params));
+	db_bind_str(&params[0], username, &ulen);
+	db_bind_str(&params[1], hash, &hlen);
+	st = db_exec(db, DB_ACCOUNT_INSERT, sql_account_insert, params, NULL);
+	if (st == NULL)
+		return -1;
+	*id = mysql_stmt_insert_id(st);
+	db_done(st);
+	return 0;
+}
+
+static const char sql_account_get[] =
+    "SELECT username, password_hash, disabled FROM users WHERE id = ?";
+
+/* 1 and *a filled when the account exists, 0 when not, -1 on error. */
+int
+db_account_get(struct db *db, uint64_t id, struct account *a)
+{
+	MYSQL_BIND	 params[1], result[3];
+	MYSQL_STMT	*st;
+	unsigned long	 ulen = 0, hlen = 0;
+	int		 found;
+
+	memset(params, 0, sizeof(params));
+	memset(result, 0, sizeof(result));
+	db_bind_u64(&params[0], &id);
+	db_bind_buf(&result[0], a->username, sizeof(a->username) - 1, &ulen);
+	db_bind_buf(&result[1], a->hash, sizeof(a->hash) - 1, &hlen);
+	db_bind_int(&result[2], &a->disabled);
+	st = db_exec(db, DB_ACCOUNT_GET, sql_account_get, params, result);
+	if (st == NULL)
+		return -1;
+	found = db_fetch(st);
+	db_done(st);
+	if (found != 1)
+		return found;
+	a->id = id;
+	a->username[ulen] = '\0';
+	a->hash[hlen] = '\0';
+	return 1;
+}

@@ -1,0 +1,248 @@
+/*
+ * The worker's one MariaDB connection: connect, reconnect, and running a
+ * cached prepared statement.  Reconnection is explicit, not the client
+ * library's: when the server has gone, every statement handle is dead, so
+ * all are closed, the connection is made again, the statement re-prepared
+ * and run once more.
+ *
+ * The retry is safe for single statements under autocommit, which is all
+ * there is so far.  Statements inside an explicit transaction must not be
+ * retried one by one (the transaction is gone with the connection).
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <errmsg.h>
+#include <mysqld_error.h>
+
+#include "db.h"
+#include "log.h"
+
+/* Seconds; a hung server must not hold a worker forever. */
+#define DB_CONNECT_TIMEOUT	5
+#define DB_IO_TIMEOUT		30
+
+static const char db_init_sql[] = "SET time_zone = '+00:00'";
+
+static const char sql_ping[] = "SELECT 1";
+
+static void
+db_disconnect(struct db *db)
+{
+	int	i;
+
+	for (i = 0; i < DB_STMT_COUNT; i++) {
+		if (db->stmt[i] != NULL)
+			mysql_stmt_close(db->stmt[i]);
+		db->stmt[i] = NULL;
+	}
+	if (db->conn != NULL)
+		mysql_close(db->conn);
+	db->conn = NULL;
+}
+
+static int
+db_connect(struct db *db)
+{
+	const struct config	*cf = db->cf;
+	unsigned int		 timeout = DB_CONNECT_TIMEOUT;
+	unsigned int		 io = DB_IO_TIMEOUT;
+	my_bool			 no = 0;
+	const char		*sock;
+
+	if ((db->conn = mysql_init(NULL)) == NULL)
+		return -1;
+	mysql_options(db->conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
+	/* Times are UTC in every session, whatever the server's zone. */
+	mysql_options(db->conn, MYSQL_INIT_COMMAND, db_init_sql);
+	mysql_options(db->conn, MYSQL_OPT_CONNECT_TIMEOUT, &timeout);
+	mysql_options(db->conn, MYSQL_OPT_READ_TIMEOUT, &io);
+	mysql_options(db->conn, MYSQL_OPT_WRITE_TIMEOUT, &io);
+	mysql_options(db->conn, MYSQL_OPT_RECONNECT, &no);
+	sock = cf->db_socket[0] != '\0' ? cf->db_socket : NULL;
+	if (mysql_real_connect(db->conn, sock != NULL ? NULL : cf->db_host,
+	    cf->db_user, cf->db_password, cf->db_name,
+	    sock != NULL ? 0 : (unsigned int)cf->db_port, sock, 0) == NULL) {
+		log_warnx("database: %s", mysql_error(db->conn));
+		mysql_close(db->conn);
+		db->conn = NULL;
+		return -1;
+	}
+	log_debug("%s: connected", __func__);
+	return 0;
+}
+
+/*
+ * Never fails for a database that is down: the worker starts anyway and
+ * connects at its first request (and /api/health says 503 meanwhile).
+ */
+struct db *
+db_open(const struct config *cf)
+{
+	struct db	*db;
+
+	if ((db = calloc(1, sizeof(*db))) == NULL)
+		return NULL;
+	db->cf = cf;
+	(void)db_connect(db);
+	return db;
+}
+
+void
+db_close(struct db *db)
+{
+	if (db == NULL)
+		return;
+	db_disconnect(db);
+	free(db);
+}
+
+/* Whether err means the connection is gone and a new one may work. */
+static int
+db_lost(unsigned int err)
+{
+	return err == CR_SERVER_GONE_ERROR || err == CR_SERVER_LOST ||
+	    err == ER_CONNECTION_KILLED;
+}
+
+/*
+ * One attempt: connect if needed, prepare if needed, bind, execute, and
+ * buffer the result.  Returns the mysql error number, 0 on success.
+ */
+static unsigned int
+db_try(struct db *db, enum db_stmt_id id, const char *sql,
+    MYSQL_BIND *params, MYSQL_BIND *result)
+{
+	MYSQL_STMT	*st;
+
+	if (db->conn == NULL && db_connect(db) == -1)
+		return CR_CONNECTION_ERROR;
+	if ((st = db->stmt[id]) == NULL) {
+		if ((st = mysql_stmt_init(db->conn)) == NULL)
+			return CR_OUT_OF_MEMORY;
+		db->stmt[id] = st;
+		if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0)
+			goto fail;
+	}
+	if (params != NULL && mysql_stmt_bind_param(st, params) != 0)
+		goto fail;
+	if (mysql_stmt_execute(st) != 0)
+		goto fail;
+	if (result != NULL && (mysql_stmt_bind_result(st, result) != 0 ||
+	    mysql_stmt_store_result(st) != 0))
+		goto fail;
+	return 0;
+fail:
+	log_warnx("database: %s", mysql_stmt_error(st));
+	return mysql_stmt_errno(st) != 0 ? mysql_stmt_errno(st) : CR_UNKNOWN_ERROR;
+}
+
+/*
+ * Runs statement id (text sql) with params bound; with result, binds it
+ * and buffers the rows for db_fetch().  A lost connection is made again and
+ * the statement run once more.  Returns the statement, or NULL on failure.
+ * The caller ends with db_done().
+ */
+MYSQL_STMT *
+db_exec(struct db *db, enum db_stmt_id id, const char *sql,
+    MYSQL_BIND *params, MYSQL_BIND *result)
+{
+	unsigned int	err;
+	int		tries;
+
+	for (tries = 0; tries < 2; tries++) {
+		if ((err = db_try(db, id, sql, params, result)) == 0)
+			return db->stmt[id];
+		if (!db_lost(err)) {
+			/* Prepared again next time, in case it is the cause. */
+			if (db->stmt[id] != NULL)
+				mysql_stmt_close(db->stmt[id]);
+			db->stmt[id] = NULL;
+			return NULL;
+		}
+		log_info("database connection lost");
+		db_disconnect(db);
+	}
+	return NULL;
+}
+
+/* 1 for a row, 0 at the end, -1 on error. */
+int
+db_fetch(MYSQL_STMT *st)
+{
+	switch (mysql_stmt_fetch(st)) {
+	case 0:
+		return 1;
+	case MYSQL_NO_DATA:
+		return 0;
+	case MYSQL_DATA_TRUNCATED:
+		log_warnx("database: a column did not fit its buffer");
+		return -1;
+	default:
+		log_warnx("database: %s", mysql_stmt_error(st));
+		return -1;
+	}
+}
+
+/* Releases a statement's buffered result, keeping it prepared. */
+void
+db_done(MYSQL_STMT *st)
+{
+	if (st == NULL)
+		return;
+	mysql_stmt_free_result(st);
+}
+
+/* 0 when the database answers a query. */
+int
+db_ping(struct db *db)
+{
+	MYSQL_BIND	 result[1];
+	MYSQL_STMT	*st;
+	int		 one = 0, rc;
+
+	memset(result, 0, sizeof(result));
+	db_bind_int(&result[0], &one);
+	if ((st = db_exec(db, DB_PING, sql_ping, NULL, result)) == NULL)
+		return -1;
+	rc = db_fetch(st) == 1 && one == 1 ? 0 : -1;
+	db_done(st);
+	return rc;
+}
+
+void
+db_bind_u64(MYSQL_BIND *b, const uint64_t *v)
+{
+	b->buffer_type = MYSQL_TYPE_LONGLONG;
+	b->buffer = (void *)(uintptr_t)v;
+	b->is_unsigned = 1;
+}
+
+void
+db_bind_int(MYSQL_BIND *b, int *v)
+{
+	b->buffer_type = MYSQL_TYPE_LONG;
+	b->buffer = v;
+}
+
+/* An input string; *len must hold its length when the statement runs. */
+void
+db_bind_str(MYSQL_BIND *b, const char *s, unsigned long *len)
+{
+	*len = strlen(s);
+	b->buffer_type = MYSQL_TYPE_STRING;
+	b->buffer = (void *)(uintptr_t)s;
+	b->buffer_length = *len;
+	b->length = len;
+}
+
+/* An output string into buf; the caller NUL-ends it at *len. */
+void
+db_bind_buf(MYSQL_BIND *b, char *buf, size_t size, unsigned long *len)
+{
+	b->buffer_type = MYSQL_TYPE_STRING;
+	b->buffer = buf;
+	b->buffer_length = size;
+	b->length = len;
+}

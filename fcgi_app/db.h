@@ -1,0 +1,44 @@
+/*
+ * Private to db.c and db-*.c: the MariaDB connection and its prepared
+ * statements.  Nothing else includes this file, so handlers never see a
+ * MYSQL_* type and unit tests can link a stub db instead.
+ */
+#ifndef FCGI_APP_DB_H
+#define FCGI_APP_DB_H
+
+#include <mysql.h>
+
+#include "fcgi_app.h"
+
+/*
+ * One slot per statement in the per-connection cache.  The SQL text stays
+ * in its db-*.c file, beside the one function that runs it.
+ */
+enum db_stmt_id {
+	DB_PING,
+	DB_ACCOUNT_INSERT,
+	DB_ACCOUNT_GET,
+	DB_LOGIN_FAILURES_GET,
+	DB_LOGIN_FAILURE_ADD,
+	DB_LOGIN_FAILURES_CLEAR,
+	DB_REGISTRATIONS_GET,
+	DB_REGISTRATION_ADD,
+	DB_STMT_COUNT
+};
+
+struct db {
+	const struct config	*cf;
+	MYSQL			*conn;	/* NULL while disconnected */
+	MYSQL_STMT		*stmt[DB_STMT_COUNT];	/* prepared lazily */
+};
+
+MYSQL_STMT	*db_exec(struct db *, enum db_stmt_id, const char *sql,
+		    MYSQL_BIND *params, MYSQL_BIND *result);
+int		 db_fetch(MYSQL_STMT *);
+void		 db_done(MYSQL_STMT *);
+void		 db_bind_u64(MYSQL_BIND *, const uint64_t *);
+void		 db_bind_int(MYSQL_BIND *, int *);
+void		 db_bind_str(MYSQL_BIND *, const char *, unsigned long *len);
+void		 db_bind_buf(MYSQL_BIND *, char *, size_t, unsigned long *len);
+
+#endif

@@ -1,0 +1,194 @@
+/*
+ * fcgi_app: the FastCGI workers that run every command.  All types and
+ * prototypes, grouped by the file that defines them.
+ *
+ * A request comes from the push daemon (one client packet or a connection
+ * event, docs/ARCHITECTURE.md) or from nginx (/api).  A packet goes through
+ * cmd_dispatch(), the one gate, to a handler in cmd-*.c; handlers read
+ * fields with packet_get_*(), touch the database only through db_*() and
+ * answer only through reply_*().
+ */
+#ifndef FCGI_APP_H
+#define FCGI_APP_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cJSON.h>
+
+#include "config.h"
+#include "limits.h"
+
+struct db;
+
+/*
+ * Who sent a packet, as the daemon told us (CHAT_* params).  For /api
+ * requests conn_id and account are 0 and remote_addr is nginx's
+ * REMOTE_ADDR.
+ */
+struct session {
+	uint64_t	 conn_id;		/* 0: an HTTP request */
+	uint64_t	 account;		/* bound account, 0 if none */
+	int		 ack_mode;		/* bound with "ack": true */
+	char		 remote_addr[64];	/* client address, may be "" */
+	char		 node[64];		/* the daemon's node_name */
+};
+
+/* What one worker process holds; owned by worker.c. */
+struct app {
+	const struct config	*cf;
+	struct db		*db;		/* one connection per worker */
+};
+
+/* request.c */
+enum request_kind {
+	REQUEST_PACKET,			/* body: one client packet */
+	REQUEST_EVENT,			/* closed, started, written */
+	REQUEST_HTTP,			/* /api from nginx */
+};
+
+struct request {
+	enum request_kind	 kind;
+	struct session		 session;
+	char			 event[16];	/* CHAT_EVENT */
+	char			 method[16];	/* REQUEST_METHOD */
+	char			 path[256];	/* DOCUMENT_URI or SCRIPT_NAME */
+	char			 body[PACKET_MAX + 2]; /* NUL-ended */
+	size_t			 body_len;
+	int			 body_too_large; /* more than PACKET_MAX */
+};
+
+struct FCGX_Request;
+int	 request_read(struct FCGX_Request *, struct request *,
+	    const char **errstr);
+int	 request_answer(struct FCGX_Request *, int status, const char *allow,
+	    const char *body, size_t len);
+
+/* utf8.c */
+int	 utf8_valid(const char *, size_t);
+int	 utf8_escapes_valid(const char *, size_t);
+size_t	 utf8_count(const char *);
+int	 utf8_has_control(const char *);
+
+/* packet.c */
+enum packet_id {
+	PACKET_ID_OK,
+	PACKET_ID_BAD_VALUE,		/* right type, not an account id */
+	PACKET_ID_BAD_TYPE,		/* missing, or not a string/number */
+};
+cJSON		*packet_parse(const char *, size_t, const char **detail);
+const char	*packet_command(const cJSON *);
+const char	*packet_get_str(const cJSON *, const char *name);
+enum packet_id	 packet_get_id(const cJSON *, const char *name, uint64_t *);
+int		 packet_get_bool(const cJSON *, const char *name, int *);
+int		 packet_id_parse(const char *, uint64_t *);
+const char	*packet_check_username(const char *);
+
+/* reply.c: the outbox, turned into the daemon's {"actions":[...]} */
+struct reply;
+struct reply	*reply_new(void);
+void		 reply_free(struct reply *);
+void		 reply_clear(struct reply *);
+int		 reply_self(struct reply *, cJSON *);
+int		 reply_account(struct reply *, uint64_t, cJSON *);
+int		 reply_bind(struct reply *, uint64_t, int ack);
+int		 reply_unbind(struct reply *);
+int		 reply_close(struct reply *);
+int		 reply_return(struct reply *, const char *cmd,
+		    const char *detail);
+int		 reply_error(struct reply *, const char *detail);
+const char	*reply_self_data(const struct reply *);
+char		*reply_render(const struct reply *);
+
+/* cmd.c: the command table and the gate */
+enum cmd_retval {
+	CMD_OK,				/* answered: success */
+	CMD_FAIL,			/* answered: a PROTOCOL.md detail */
+	CMD_ERROR,			/* internal fault, logged, unanswered */
+	CMD_REJECT,			/* gate only: an error packet sent */
+};
+
+#define CMD_LOGGED_IN	0x1		/* refused before login */
+
+enum cmd_field_type {
+	FIELD_STRING,
+	FIELD_ID,			/* decimal string or integer number */
+	FIELD_BOOL,
+};
+
+#define FIELD_OPTIONAL	0x1
+
+struct cmd_field {
+	const char		*name;
+	enum cmd_field_type	 type;
+	int			 flags;
+};
+
+struct cmd_ctx;
+struct cmd_entry {
+	const char		*name;
+	int			 flags;
+	const char		*self;	/* field that must be the session's */
+	const struct cmd_field	*fields; /* typed by the gate; NULL-ended */
+	enum cmd_retval		(*exec)(struct cmd_ctx *);
+};
+
+struct cmd_ctx {
+	const struct cmd_entry	*entry;
+	const struct session	*session;
+	const cJSON		*packet;	/* owned by the caller */
+	struct reply		*reply;		/* owned by the caller */
+	struct app		*app;
+};
+
+extern const struct cmd_entry	cmd_logon_entry;
+extern const struct cmd_entry	cmd_login_entry;
+extern const struct cmd_entry	cmd_logout_entry;
+
+const struct cmd_entry	*cmd_find(const char *);
+enum cmd_retval	 cmd_dispatch(struct app *, const struct session *,
+		    const char *body, size_t len, struct reply *);
+enum cmd_retval	 cmd_run(struct app *, const struct session *,
+		    const struct cmd_entry *, const cJSON *, struct reply *);
+enum cmd_retval	 cmd_success(struct cmd_ctx *);
+enum cmd_retval	 cmd_fail(struct cmd_ctx *, const char *detail);
+
+/* api.c: an HTTP answer; body is owned by the caller of api_handle() */
+struct api_answer {
+	int		 status;
+	const char	*allow;		/* methods, for a 405 */
+	char		*body;
+};
+int	 api_handle(struct app *, const struct request *,
+	    struct api_answer *);
+
+/* auth.c: argon2id and the checks around it */
+#define AUTH_HASH_MAX	128		/* crypto_pwhash_STRBYTES */
+int	 auth_init(const struct config *);
+int	 auth_hash(const struct config *, const char *, char *out);
+int	 auth_verify(const char *hash, const char *password);
+
+/* db.c, db-*.c: handlers see nothing but these */
+struct account {
+	uint64_t	id;
+	char		username[32 * 4 + 1];	/* 32 code points of UTF-8 */
+	char		hash[AUTH_HASH_MAX];
+	int		disabled;
+};
+
+struct db	*db_open(const struct config *);
+void		 db_close(struct db *);
+int		 db_ping(struct db *);
+int		 db_account_create(struct db *, const char *username,
+		    const char *hash, uint64_t *id);
+int		 db_account_get(struct db *, uint64_t, struct account *);
+int		 db_login_failures(struct db *, uint64_t, int *count);
+int		 db_login_failure_add(struct db *, uint64_t);
+int		 db_login_failures_clear(struct db *, uint64_t);
+int		 db_registrations(struct db *, const char *addr, int *count);
+int		 db_registration_add(struct db *, const char *addr);
+
+/* worker.c */
+void	 worker_main(const struct config *, int listen_fd);
+
+#endif

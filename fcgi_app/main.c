@@ -1,0 +1,268 @@
+/*
+ * fcgi_app -f CONFIG [-d] [-n]
+ *
+ * The master: reads the configuration, opens the FastCGI socket, forks the
+ * workers (worker.c) and keeps their number up.  It never serves a request
+ * itself.  Signals are taken synchronously with sigtimedwait(), so there is
+ * no handler and no race between "a child died" and "stop".  Children are
+ * signalled by PID, never by process group: the master may share its group
+ * with the script that started it.
+ */
+#include <sys/prctl.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/wait.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+#include <mysql.h>
+
+#include "fcgi_app.h"
+#include "log.h"
+
+#define WORKERS_MAX		256	/* config.c's bound */
+#define RESTART_DELAY		1	/* s, after a worker died young */
+#define STOP_TIMEOUT		10	/* s before SIGKILL at shutdown */
+
+struct slot {
+	pid_t	pid;			/* 0: no worker running */
+	time_t	started;
+	time_t	restart_at;		/* when an empty slot may fork */
+};
+
+static struct slot	slots[WORKERS_MAX];
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: fcgi_app -f config [-d] [-n]\n");
+	exit(1);
+}
+
+/*
+ * Refuses to take the socket from a running instance; removes a socket
+ * file left by one that died.
+ */
+static void
+socket_clear(const char *path)
+{
+	struct sockaddr_un	sun;
+	struct stat		sb;
+	int			fd;
+
+	if (lstat(path, &sb) == -1)
+		return;
+	if (!S_ISSOCK(sb.st_mode))
+		fatalx("%s exists and is not a socket", path);
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s", path);
+	if ((fd = socket(AF_UNIX, SOCK_STREAM, 0)) == -1)
+		fatal("socket");
+	if (connect(fd, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+		fatalx("%s is in use by a running server", path);
+	close(fd);
+	if (unlink(path) == -1)
+		fatal("unlink %s", path);
+}
+
+static int
+socket_open(const struct config *cf)
+{
+	int	fd;
+
+	if (strlen(cf->fcgi_socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+		fatalx("fcgi_socket is too long for a Unix socket");
+	socket_clear(cf->fcgi_socket);
+	if ((fd = FCGX_OpenSocket(cf->fcgi_socket, cf->fcgi_backlog)) < 0)
+		fatalx("cannot listen on %s", cf->fcgi_socket);
+	/* nginx workers run as another user and must be able to connect. */
+	if (chmod(cf->fcgi_socket, 0666) == -1)
+		fatal("chmod %s", cf->fcgi_socket);
+	return fd;
+}
+
+static void
+worker_start(const struct config *cf, int fd, struct slot *s,
+    const sigset_t *oldmask)
+{
+	pid_t	pid;
+
+	if ((pid = fork()) == -1) {
+		log_warn("fork");
+		s->restart_at = time(NULL) + RESTART_DELAY;
+		return;
+	}
+	if (pid == 0) {
+		sigprocmask(SIG_SETMASK, oldmask, NULL);
+		/* Ctrl-C is the master's to handle; it stops us by PID. */
+		signal(SIGINT, SIG_IGN);
+		/* Do not outlive a master killed with SIGKILL. */
+		prctl(PR_SET_PDEATHSIG, SIGTERM);
+		if (getppid() == 1)
+			_exit(0);
+		worker_main(cf, fd);
+	}
+	s->pid = pid;
+	s->started = time(NULL);
+	log_debug("worker %ld started", (long)pid);
+}
+
+/* Notes a dead worker; one that died young restarts after a pause. */
+static void
+worker_reaped(pid_t pid, int status, int stopping)
+{
+	time_t	now = time(NULL);
+	int	i;
+
+	for (i = 0; i < WORKERS_MAX; i++) {
+		if (slots[i].pid != pid)
+			continue;
+		slots[i].pid = 0;
+		slots[i].restart_at = now - slots[i].started <= RESTART_DELAY ?
+		    now + RESTART_DELAY : now;
+		break;
+	}
+	if (stopping)
+		return;
+	if (WIFSIGNALED(status))
+		log_info("worker %ld killed by signal %d; restarting",
+		    (long)pid, WTERMSIG(status));
+	else
+		log_info("worker %ld exited with status %d; restarting",
+		    (long)pid, WEXITSTATUS(status));
+}
+
+static int
+workers_reap(int stopping)
+{
+	pid_t	pid;
+	int	status, n = 0;
+
+	while ((pid = waitpid(-1, &status, WNOHANG)) > 0) {
+		worker_reaped(pid, status, stopping);
+		n++;
+	}
+	return n;
+}
+
+static int
+workers_running(const struct config *cf)
+{
+	int	i, n = 0;
+
+	for (i = 0; i < cf->workers; i++)
+		if (slots[i].pid != 0)
+			n++;
+	return n;
+}
+
+/* SIGTERM to every worker by PID, then wait; SIGKILL the late ones. */
+static void
+workers_stop(const struct config *cf, const sigset_t *set)
+{
+	struct timespec	ts = { 1, 0 };
+	time_t		deadline = time(NULL) + STOP_TIMEOUT;
+	int		i;
+
+	for (i = 0; i < cf->workers; i++)
+		if (slots[i].pid != 0)
+			kill(slots[i].pid, SIGTERM);
+	while (workers_running(cf) > 0) {
+		if (time(NULL) >= deadline) {
+			for (i = 0; i < cf->workers; i++)
+				if (slots[i].pid != 0)
+					kill(slots[i].pid, SIGKILL);
+			deadline += STOP_TIMEOUT;
+		}
+		(void)sigtimedwait(set, NULL, &ts);
+		workers_reap(1);
+	}
+}
+
+static void
+master_run(const struct config *cf, int fd)
+{
+	struct timespec	ts = { 1, 0 };
+	sigset_t	set, oldmask;
+	int		i, sig;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGCHLD);
+	sigprocmask(SIG_BLOCK, &set, &oldmask);
+
+	log_info("listening on %s with %d workers", cf->fcgi_socket,
+	    cf->workers);
+	for (;;) {
+		for (i = 0; i < cf->workers; i++)
+			if (slots[i].pid == 0 && slots[i].restart_at <= time(NULL))
+				worker_start(cf, fd, &slots[i], &oldmask);
+		sig = sigtimedwait(&set, NULL, &ts);
+		if (sig == SIGTERM || sig == SIGINT)
+			break;
+		workers_reap(0);
+	}
+	log_info("stopping on signal %d", sig);
+	workers_stop(cf, &set);
+	if (unlink(cf->fcgi_socket) == -1)
+		log_warn("unlink %s", cf->fcgi_socket);
+	log_info("stopped");
+}
+
+int
+main(int argc, char **argv)
+{
+	struct config	 cf;
+	const char	*path = NULL, *errstr;
+	int		 ch, debug = 0, check = 0, line, fd;
+
+	while ((ch = getopt(argc, argv, "df:n")) != -1) {
+		switch (ch) {
+		case 'd':
+			debug = 1;
+			break;
+		case 'f':
+			path = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (path == NULL || optind != argc)
+		usage();
+	log_init("fcgi_app", debug);
+
+	config_defaults(&cf);
+	if (config_load(&cf, path, &errstr, &line) == -1)
+		fatalx("%s:%d: %s", path, line, errstr);
+	if (check) {
+		fprintf(stderr, "%s: configuration OK\n", path);
+		return 0;
+	}
+
+	signal(SIGPIPE, SIG_IGN);
+	if (mysql_library_init(0, NULL, NULL) != 0)
+		fatalx("mysql_library_init failed");
+	if (auth_init(&cf) == -1)
+		fatalx("cannot initialise password hashing");
+	if (FCGX_Init() != 0)
+		fatalx("FCGX_Init failed");
+	fd = socket_open(&cf);
+	master_run(&cf, fd);
+	close(fd);
+	mysql_library_end();
+	return 0;
+}

@@ -1,0 +1,234 @@
+/*
+ * The outbox: what a request asks the push daemon to do, in order
+ * (docs/ARCHITECTURE.md, the answer body).  Every packet is serialised here,
+ * once, into a PACKET_MAX buffer, so a packet that would not fit is refused
+ * before it is queued and the daemon can write the bytes as they are.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "envelope.h"
+#include "fcgi_app.h"
+
+/* cJSON_PrintPreallocated wants 5 bytes more than it will write. */
+#define REPLY_PRINT_SLACK	5
+
+struct reply {
+	cJSON	*actions;	/* owned: the array of action objects */
+};
+
+struct reply *
+reply_new(void)
+{
+	struct reply	*r;
+
+	if ((r = calloc(1, sizeof(*r))) == NULL)
+		return NULL;
+	if ((r->actions = cJSON_CreateArray()) == NULL) {
+		free(r);
+		return NULL;
+	}
+	return r;
+}
+
+void
+reply_free(struct reply *r)
+{
+	if (r == NULL)
+		return;
+	cJSON_Delete(r->actions);
+	free(r);
+}
+
+/* Drops every queued action: a failed request must have done nothing. */
+void
+reply_clear(struct reply *r)
+{
+	cJSON	*item;
+
+	while ((item = cJSON_DetachItemFromArray(r->actions, 0)) != NULL)
+		cJSON_Delete(item);
+}
+
+/* A new action object, not yet queued; the caller owns it. */
+static cJSON *
+reply_action(const char *op)
+{
+	cJSON	*a;
+
+	if ((a = cJSON_CreateObject()) == NULL)
+		return NULL;
+	if (cJSON_AddStringToObject(a, ENV_OP, op) == NULL) {
+		cJSON_Delete(a);
+		return NULL;
+	}
+	return a;
+}
+
+/* Queues a finished action; takes it, even on failure. */
+static int
+reply_push(struct reply *r, cJSON *a)
+{
+	if (a == NULL)
+		return -1;
+	if (!cJSON_AddItemToArray(r->actions, a)) {
+		cJSON_Delete(a);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+reply_add_id(cJSON *a, const char *name, uint64_t id)
+{
+	char	buf[ID_STR_MAX];
+
+	snprintf(buf, sizeof(buf), "%" PRIu64, id);
+	return cJSON_AddStringToObject(a, name, buf) == NULL ? -1 : 0;
+}
+
+/*
+ * Queues packet for this connection (account 0) or for every connection of
+ * an account.  -1 if it does not fit in PACKET_MAX bytes or memory ran out;
+ * the caller still owns packet.
+ */
+static int
+reply_send(struct reply *r, uint64_t account, cJSON *packet)
+{
+	char	 buf[PACKET_MAX + REPLY_PRINT_SLACK];
+	cJSON	*a;
+
+	if (!cJSON_PrintPreallocated(packet, buf, sizeof(buf), 0) ||
+	    strlen(buf) > PACKET_MAX)
+		return -1;
+	if ((a = reply_action(ENV_OP_SEND)) == NULL)
+		return -1;
+	if (account != 0 && reply_add_id(a, ENV_ACCOUNT_FIELD, account) == -1)
+		goto fail;
+	if (cJSON_AddStringToObject(a, ENV_DATA, buf) == NULL)
+		goto fail;
+	return reply_push(r, a);
+fail:
+	cJSON_Delete(a);
+	return -1;
+}
+
+int
+reply_self(struct reply *r, cJSON *packet)
+{
+	return reply_send(r, 0, packet);
+}
+
+int
+reply_account(struct reply *r, uint64_t account, cJSON *packet)
+{
+	return reply_send(r, account, packet);
+}
+
+int
+reply_bind(struct reply *r, uint64_t account, int ack)
+{
+	cJSON	*a;
+
+	if ((a = reply_action(ENV_OP_BIND)) == NULL)
+		return -1;
+	if (reply_add_id(a, ENV_ACCOUNT_FIELD, account) == -1 ||
+	    cJSON_AddBoolToObject(a, ENV_ACK_FIELD, ack) == NULL) {
+		cJSON_Delete(a);
+		return -1;
+	}
+	return reply_push(r, a);
+}
+
+int
+reply_unbind(struct reply *r)
+{
+	return reply_push(r, reply_action(ENV_OP_UNBIND));
+}
+
+int
+reply_close(struct reply *r)
+{
+	return reply_push(r, reply_action(ENV_OP_CLOSE));
+}
+
+/*
+ * Sends {"command":cmd,"status":...} to this connection: "success" when
+ * detail is NULL, else "fail" with the detail.
+ */
+static int
+reply_status(struct reply *r, const char *cmd, const char *detail)
+{
+	cJSON	*p;
+	int	 rc = -1;
+
+	if ((p = cJSON_CreateObject()) == NULL)
+		return -1;
+	if (cJSON_AddStringToObject(p, "command", cmd) == NULL ||
+	    cJSON_AddStringToObject(p, "status",
+	    detail == NULL ? "success" : "fail") == NULL)
+		goto fail;
+	if (detail != NULL &&
+	    cJSON_AddStringToObject(p, "detail", detail) == NULL)
+		goto fail;
+	rc = reply_self(r, p);
+fail:
+	cJSON_Delete(p);
+	return rc;
+}
+
+/* "<cmd>_return", success (detail NULL) or fail. */
+int
+reply_return(struct reply *r, const char *cmd, const char *detail)
+{
+	char	name[64];
+
+	if ((size_t)snprintf(name, sizeof(name), "%s_return", cmd) >=
+	    sizeof(name))
+		return -1;
+	return reply_status(r, name, detail);
+}
+
+/* The "error" packet for a packet that cannot be served at all. */
+int
+reply_error(struct reply *r, const char *detail)
+{
+	return reply_status(r, "error", detail);
+}
+
+/* The first packet queued for this connection, for /api; NULL if none. */
+const char *
+reply_self_data(const struct reply *r)
+{
+	const cJSON	*a;
+
+	cJSON_ArrayForEach(a, r->actions) {
+		if (strcmp(cJSON_GetObjectItem(a, ENV_OP)->valuestring,
+		    ENV_OP_SEND) != 0)
+			continue;
+		if (cJSON_GetObjectItem(a, ENV_ACCOUNT_FIELD) == NULL)
+			return cJSON_GetObjectItem(a, ENV_DATA)->valuestring;
+	}
+	return NULL;
+}
+
+/* The answer body for the daemon; the caller frees it. */
+char *
+reply_render(const struct reply *r)
+{
+	cJSON	*root;
+	char	*out;
+
+	if ((root = cJSON_CreateObject()) == NULL)
+		return NULL;
+	/* A reference keeps the outbox owning its actions. */
+	if (!cJSON_AddItemReferenceToObject(root, ENV_ACTIONS, r->actions)) {
+		cJSON_Delete(root);
+		return NULL;
+	}
+	out = cJSON_PrintUnformatted(root);
+	cJSON_Delete(root);
+	return out;
+}
