@@ -1,0 +1,152 @@
+// A FastCGI worker killed in the middle of a request: the client whose
+// request it held gets a clear fail, nobody else notices, and the master
+// forks a replacement (DESIGN.md section 3).
+//
+// No hook in the product makes this deterministic; the database does.  A
+// root client holds LOCK TABLES users WRITE, so a logon's INSERT blocks
+// inside the worker that took it.  That worker is the one holding an
+// accepted connection on fcgi.sock (a connected socket with fcgi.sock's
+// name in /proc/net/unix); it is killed with SIGKILL, the lock released.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { afterEach, describe, test } from 'node:test';
+
+import { STACK_DIR, closeAll, connect, http } from '../lib/client.mjs';
+import { assertFail, assertSuccess } from '../lib/expect.mjs';
+import {
+	HAVE_STACK_DIR, alive, children, mariadb, stackPid, until,
+} from '../lib/stack.mjs';
+import { logon, randomPassword, uniqueName } from '../lib/users.mjs';
+
+const skip = HAVE_STACK_DIR ? false :
+    'needs CHAT_TEST_DIR: a stack started by scripts/stack.sh';
+
+function fcgiSocketPath() {
+	const conf = fs.readFileSync(path.join(STACK_DIR, 'chat.conf'), 'utf8');
+	const m = /^\s*fcgi_socket\s*=\s*(\S+)\s*$/m.exec(conf);
+	assert.ok(m, 'no fcgi_socket in chat.conf');
+	return m[1];
+}
+
+// Inodes of the accepted (not listening) sockets named sockPath.
+function acceptedSockets(sockPath) {
+	const inodes = new Set();
+	const lines = fs.readFileSync('/proc/net/unix', 'utf8').split('\n');
+	for (const line of lines.slice(1)) {
+		const f = line.trim().split(/\s+/);
+		// Num RefCount Protocol Flags Type St Inode Path
+		if (f.length >= 8 && f[7] === sockPath && f[3] !== '00010000')
+			inodes.add(f[6]);
+	}
+	return inodes;
+}
+
+// The workers (children of the master) holding an accepted connection.
+function busyWorkers(master, sockPath) {
+	const accepted = acceptedSockets(sockPath);
+	const busy = [];
+	for (const pid of children(master)) {
+		let fds;
+		try {
+			fds = fs.readdirSync(`/proc/${pid}/fd`);
+		} catch (e) {
+			continue;
+		}
+		for (const fd of fds) {
+			let target;
+			try {
+				target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
+			} catch (e) {
+				continue;
+			}
+			const m = /^socket:\[(\d+)\]$/.exec(target);
+			if (m && accepted.has(m[1])) {
+				busy.push(pid);
+				break;
+			}
+		}
+	}
+	return busy;
+}
+
+// Runs start() (which sends one request that will write to users) while
+// users is locked, kills the worker that took it, releases the lock.
+// Returns the killed worker's PID.
+async function killWorkerDuring(start) {
+	const master = stackPid('fcgi_app');
+	const sockPath = fcgiSocketPath();
+	const workers = Number(process.env.CHAT_TEST_WORKERS) ||
+	    children(master).length;
+	await until(() => children(master).length === workers &&
+	    busyWorkers(master, sockPath).length === 0,
+	    `${workers} idle workers`);
+	const db = mariadb();
+	let victim;
+	try {
+		await db.query('LOCK TABLES users WRITE');
+		await start();
+		const busy = await until(() => {
+			const b = busyWorkers(master, sockPath);
+			return b.length === 1 && b;
+		}, 'one worker holding the request');
+		victim = busy[0];
+		process.kill(victim, 'SIGKILL');
+		await until(() => !alive(victim) ||
+		    !children(master).includes(victim), 'the worker to die');
+		await db.query('UNLOCK TABLES');
+	} finally {
+		await db.end();
+	}
+	await until(() => {
+		const kids = children(master);
+		return kids.length === workers && !kids.includes(victim);
+	}, `the master to have ${workers} workers again`);
+	assert.ok(alive(master), 'the fcgi_app master died');
+	return victim;
+}
+
+describe('worker crash', { skip }, () => {
+	afterEach(closeAll);
+
+	for (const transport of ['ws', 'tcp']) {
+		test(`${transport}: a worker killed during a logon gives that ` +
+		    'client "server error", is replaced, and the next logon ' +
+		    'succeeds', { timeout: 60000 }, async () => {
+			const c = await connect(transport);
+			const bystander = await connect(transport);
+			await killWorkerDuring(async () => {
+				c.send({ command: 'logon', username: uniqueName(),
+				    password: randomPassword() });
+			});
+			assertFail(await c.next(), 'logon_return', 'server error');
+			// The connection goes on, and so does everyone else's.
+			await logon(c, uniqueName(), randomPassword());
+			await logon(bystander, uniqueName(), randomPassword());
+		});
+	}
+
+	test('http: a worker killed during POST /api/logon gives that ' +
+	    'request a 5xx, and the next one succeeds', { timeout: 60000 },
+	    async () => {
+		let pending;
+		await killWorkerDuring(async () => {
+			pending = http('POST', '/api/logon', {
+				headers: { 'Content-Type': 'application/json' },
+				body: JSON.stringify({ command: 'logon',
+				    username: uniqueName(),
+				    password: randomPassword() }),
+			});
+			pending.catch(() => {});
+		});
+		const r = await pending;
+		assert.ok(r.status >= 500 && r.status < 600, `status ${r.status}`);
+		const ok = await http('POST', '/api/logon', {
+			headers: { 'Content-Type': 'application/json' },
+			body: JSON.stringify({ command: 'logon',
+			    username: uniqueName(), password: randomPassword() }),
+		});
+		assert.equal(ok.status, 200);
+		assertSuccess(ok.json, 'logon_return');
+	});
+});
