@@ -40,7 +40,12 @@ APP_SRCS = fcgi_app/main.c fcgi_app/worker.c fcgi_app/request.c \
 	   fcgi_app/db-account.c fcgi_app/db-throttle.c
 
 # Unit tests: tests/unit/<name>.c plus the sources named in <name>_SRCS.
-UNIT_TESTS =
+UNIT_TESTS = test-utf8 test-packet test-cmd
+test-cmd_SRCS = fcgi_app/cmd.c fcgi_app/cmd-logon.c fcgi_app/cmd-login.c \
+	   fcgi_app/cmd-logout.c fcgi_app/reply.c fcgi_app/packet.c \
+	   fcgi_app/utf8.c fcgi_app/auth.c common/log.c common/config.c
+test-packet_SRCS = fcgi_app/packet.c fcgi_app/utf8.c
+test-utf8_SRCS = fcgi_app/utf8.c
 
 DAEMON_OBJS = $(patsubst %.c,$(B)/%.o,$(DAEMON_SRCS) $(COMMON_SRCS))
 APP_OBJS    = $(patsubst %.c,$(B)/%.o,$(APP_SRCS) $(COMMON_SRCS))
