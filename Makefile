@@ -47,8 +47,8 @@ test-cmd_SRCS = fcgi_app/cmd.c fcgi_app/cmd-logon.c fcgi_app/cmd-login.c \
 test-packet_SRCS = fcgi_app/packet.c fcgi_app/utf8.c
 test-utf8_SRCS = fcgi_app/utf8.c
 
-DAEMON_OBJS = $(patsubst %.c,$(B)/%.o,$(DAEMON_SRCS) $(COMMON_SRCS))
-APP_OBJS    = $(patsubst %.c,$(B)/%.o,$(APP_SRCS) $(COMMON_SRCS))
+DAEMON_OBJS = $(patsubst %.c,$(B)/obj/%.o,$(DAEMON_SRCS) $(COMMON_SRCS))
+APP_OBJS    = $(patsubst %.c,$(B)/obj/%.o,$(APP_SRCS) $(COMMON_SRCS))
 
 .PHONY: all deps run test unit unit-bin integration bench fuzz clean
 
@@ -60,12 +60,12 @@ $(B)/push_daemon: $(DAEMON_OBJS)
 $(B)/fcgi_app: $(APP_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
-$(B)/%.o: %.c
+$(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CFLAGS) -MMD -MP -c -o $@ $<
 
 define unit_rule
-$(B)/tests/$(1): $(B)/tests/unit/$(1).o $(patsubst %.c,$(B)/%.o,$($(1)_SRCS))
+$(B)/tests/$(1): $(B)/obj/tests/unit/$(1).o $(patsubst %.c,$(B)/obj/%.o,$($(1)_SRCS))
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) -lcmocka
 endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
