@@ -399,6 +399,7 @@ start() {
 	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
 
 	trap 'start_failed' EXIT
+	trap 'exit 130' INT TERM HUP
 	start_mariadb
 	pw=$(db_password)
 	setup_database "$pw"
