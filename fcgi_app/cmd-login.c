@@ -110,7 +110,7 @@ cmd_login_exec(struct cmd_ctx *ctx)
 		return cmd_fail(ctx, "account disabled");
 	if (db_login_failures_clear(ctx->app->db, id) == -1)
 		log_warnx("%s: failures of %" PRIu64 " not cleared", __func__, id);
-	log_info("conn %" PRIu64 " logged in as %" PRIu64,
+	log_debug("%s: conn %" PRIu64 " logged in as %" PRIu64, __func__,
 	    ctx->session->conn_id, id);
 	return cmd_login_success(ctx, &a);
 }

@@ -96,6 +96,6 @@ cmd_logon_exec(struct cmd_ctx *ctx)
 	if (ctx->app->cf->registrations_per_hour != 0 &&
 	    db_registration_add(ctx->app->db, ctx->session->remote_addr) == -1)
 		log_warnx("%s: registration not counted", __func__);
-	log_info("account %" PRIu64 " registered", id);
+	log_debug("%s: account %" PRIu64 " registered", __func__, id);
 	return cmd_logon_success(ctx, id);
 }

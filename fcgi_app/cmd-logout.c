@@ -24,7 +24,7 @@ cmd_logout_exec(struct cmd_ctx *ctx)
 {
 	if (reply_unbind(ctx->reply) == -1)
 		return CMD_ERROR;
-	log_info("conn %" PRIu64 " logged out of %" PRIu64,
+	log_debug("%s: conn %" PRIu64 " logged out of %" PRIu64, __func__,
 	    ctx->session->conn_id, ctx->session->account);
 	return cmd_success(ctx);
 }

@@ -77,9 +77,10 @@ socket_clear(const char *path)
 static int
 socket_open(const struct config *cf)
 {
-	int	fd;
+	struct sockaddr_un	sun;
+	int			fd;
 
-	if (strlen(cf->fcgi_socket) >= sizeof(((struct sockaddr_un *)0)->sun_path))
+	if (strlen(cf->fcgi_socket) >= sizeof(sun.sun_path))
 		fatalx("fcgi_socket is too long for a Unix socket");
 	socket_clear(cf->fcgi_socket);
 	if ((fd = FCGX_OpenSocket(cf->fcgi_socket, cf->fcgi_backlog)) < 0)

@@ -128,8 +128,8 @@ request_reason(int status)
 
 /*
  * Writes the CGI headers and a JSON body.  The headers are exactly those
- * docs/ARCHITECTURE.md names (plus Allow on a 405, which HTTP requires), so the daemon's parser
- * can stay small.
+ * docs/ARCHITECTURE.md names (plus Allow on a 405, which HTTP requires),
+ * so the daemon's parser can stay small.
  */
 int
 request_answer(FCGX_Request *fr, int status, const char *allow,
