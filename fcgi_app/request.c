@@ -28,13 +28,15 @@ request_param(FCGX_Request *fr, const char *name, char *buf, size_t size)
 }
 
 /*
- * Reads the body, at most PACKET_MAX + 1 bytes: one more than any packet
- * may hold is enough to know it is too large.  The rest is left unread;
- * libfcgi skips it.
+ * Reads the body, keeping at most PACKET_MAX + 1 bytes: one more than any
+ * packet may hold is enough to know it is too large.  The rest is read and
+ * dropped, so that nginx is not cut off while still sending it and can
+ * pass on our 400 (its client_max_body_size bounds the work).
  */
 static int
 request_body(FCGX_Request *fr, struct request *req)
 {
+	char	scratch[4096];
 	int	n;
 
 	n = FCGX_GetStr(req->body, PACKET_MAX + 1, fr->in);
@@ -43,6 +45,9 @@ request_body(FCGX_Request *fr, struct request *req)
 	req->body_len = (size_t)n;
 	req->body[n] = '\0';
 	req->body_too_large = n > PACKET_MAX;
+	while (req->body_too_large &&
+	    FCGX_GetStr(scratch, sizeof(scratch), fr->in) > 0)
+		;
 	return 0;
 }
 
