@@ -27,7 +27,7 @@ log_debug_enabled(void)
 	return log_debug_on;
 }
 
-static void
+static void __attribute__((format(printf, 2, 0)))
 log_vwrite(const char *level, const char *fmt, va_list ap, const char *suffix)
 {
 	char	line[1024];
