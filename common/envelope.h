@@ -20,8 +20,9 @@
 /* ENV_EVENT values; the body's meaning depends on it */
 #define ENV_EVENT_PACKET	"packet"	/* body: one client packet */
 #define ENV_EVENT_CLOSED	"closed"	/* body empty: conn has ended */
-#define ENV_EVENT_WRITTEN	"written"	/* body: {"msg_ids":[...]} */
+#define ENV_EVENT_WRITTEN	"written"	/* body: {"tracks":[...]} */
 #define ENV_EVENT_STARTED	"started"	/* body empty: daemon (re)start */
+#define ENV_EVENT_FETCH		"fetch"		/* body: {"after":...} or empty */
 
 #define ENV_TRANSPORT_WS	"ws"
 #define ENV_TRANSPORT_TCP	"tcp"
@@ -33,9 +34,12 @@
 #define ENV_OP_BIND		"bind"		/* "account", "ack" (bool) */
 #define ENV_OP_UNBIND		"unbind"
 #define ENV_OP_CLOSE		"close"		/* close once output drains */
+#define ENV_OP_FETCH		"fetch"		/* ask for a fetch event next */
 #define ENV_DATA		"data"		/* a packet as JSON text */
 #define ENV_ACCOUNT_FIELD	"account"
 #define ENV_ACK_FIELD		"ack"
-#define ENV_TRACK_FIELD		"msg_id"	/* report back when written */
+#define ENV_TRACK_FIELD		"track"		/* report back when written */
+#define ENV_AFTER_FIELD		"after"		/* fetch cursor, opaque */
+#define ENV_TRACKS_FIELD	"tracks"	/* written event body */
 
 #endif
