@@ -30,7 +30,12 @@ endif
 COMMON_SRCS = common/log.c common/config.c
 
 # push_daemon/: the event loop that holds every client connection.
-DAEMON_SRCS = push_daemon/main.c
+DAEMON_SRCS = push_daemon/main.c push_daemon/listen.c push_daemon/conn.c \
+	   push_daemon/linger.c push_daemon/online.c push_daemon/ratelimit.c \
+	   push_daemon/packet.c push_daemon/frame-tcp.c \
+	   push_daemon/transport-tcp.c push_daemon/ws-handshake.c \
+	   push_daemon/transport-ws.c push_daemon/fcgi-client.c \
+	   push_daemon/upstream.c push_daemon/route.c
 
 # fcgi_app/: the FastCGI workers that run every command.
 APP_SRCS = fcgi_app/main.c fcgi_app/worker.c fcgi_app/request.c \

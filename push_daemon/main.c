@@ -1,0 +1,155 @@
+/*
+ * push_daemon: options, configuration, signals and the event loop.
+ *
+ *	push_daemon -f CONFIG [-d] [-n]
+ *
+ * -d logs every packet and state change; -n checks CONFIG and exits.
+ * Runs in the foreground and logs to stderr; SIGTERM or SIGINT stops it
+ * cleanly, removing its socket files.
+ */
+#include <sys/resource.h>
+
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/event.h>
+
+#include "log.h"
+#include "push_daemon.h"
+
+struct event_base	*base;
+struct config		 conf;
+
+static void __attribute__((noreturn))
+usage(void)
+{
+	fprintf(stderr, "usage: push_daemon -f CONFIG [-d] [-n]\n");
+	exit(1);
+}
+
+/* Loads path into conf; prints file:line: reason and returns -1 if bad. */
+static int
+main_config(const char *path)
+{
+	const char	*errstr;
+	int		 line;
+
+	config_defaults(&conf);
+	if (config_load(&conf, path, &errstr, &line) == -1) {
+		if (line == 0)
+			fprintf(stderr, "%s: %s\n", path, errstr);
+		else
+			fprintf(stderr, "%s:%d: %s\n", path, line, errstr);
+		return -1;
+	}
+	if (conf.ws_socket[0] == '\0' || conf.tcp_socket[0] == '\0' ||
+	    conf.fcgi_socket[0] == '\0') {
+		fprintf(stderr, "%s: ws_socket, tcp_socket and fcgi_socket "
+		    "must be set\n", path);
+		return -1;
+	}
+	return 0;
+}
+
+/* One descriptor per client: take all the hard limit allows. */
+static void
+main_rlimit(void)
+{
+	struct rlimit	rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == -1)
+		fatal("getrlimit");
+	if (rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		if (setrlimit(RLIMIT_NOFILE, &rl) == -1)
+			log_warn("setrlimit");
+	}
+	if (rl.rlim_cur != RLIM_INFINITY &&
+	    rl.rlim_cur < (rlim_t)conf.max_connections + 64)
+		log_warnx("open files limit %llu is below max_connections %d",
+		    (unsigned long long)rl.rlim_cur, conf.max_connections);
+}
+
+static void
+main_signal(evutil_socket_t sig, short what, void *arg)
+{
+	(void)what;
+	(void)arg;
+	log_info("signal %d: stopping", (int)sig);
+	event_base_loopbreak(base);
+}
+
+static void
+main_run(void)
+{
+	struct event	*sigterm, *sigint;
+
+	if ((base = event_base_new()) == NULL)
+		fatalx("event_base_new");
+	conn_init(conf.max_connections);
+	online_init(conf.max_connections);
+	upstream_init();
+	sigterm = evsignal_new(base, SIGTERM, main_signal, NULL);
+	sigint = evsignal_new(base, SIGINT, main_signal, NULL);
+	if (sigterm == NULL || sigint == NULL ||
+	    evsignal_add(sigterm, NULL) == -1 || evsignal_add(sigint, NULL) == -1)
+		fatalx("cannot catch signals");
+	if (listen_open(conf.ws_socket, &transport_ws) == -1 ||
+	    listen_open(conf.tcp_socket, &transport_tcp) == -1) {
+		listen_close_all();
+		fatalx("cannot listen");
+	}
+	log_info("started: node %s, workers at %s", conf.node_name,
+	    conf.fcgi_socket);
+	upstream_started();
+	event_base_dispatch(base);
+
+	listen_close_all();
+	conn_shutdown();
+	upstream_shutdown();
+	linger_shutdown();
+	online_shutdown();
+	event_free(sigterm);
+	event_free(sigint);
+	event_base_free(base);
+	log_info("stopped");
+}
+
+int
+main(int argc, char *argv[])
+{
+	const char	*path = NULL;
+	int		 ch, debug = 0, check = 0;
+
+	while ((ch = getopt(argc, argv, "df:n")) != -1) {
+		switch (ch) {
+		case 'd':
+			debug = 1;
+			break;
+		case 'f':
+			path = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		default:
+			usage();
+		}
+	}
+	if (optind != argc || path == NULL)
+		usage();
+	log_init("push_daemon", debug);
+	if (main_config(path) == -1)
+		return 1;
+	if (check) {
+		fprintf(stderr, "%s: configuration OK\n", path);
+		return 0;
+	}
+	signal(SIGPIPE, SIG_IGN);
+	main_rlimit();
+	main_run();
+	return 0;
+}

@@ -1,0 +1,110 @@
+/*
+ * Who is online here: account id -> the connections bound to it.  A hash
+ * table sized once for max_connections, chained, with one entry per
+ * account holding its list; an entry goes when its last connection does.
+ */
+#include <stdlib.h>
+#include <string.h>
+
+#include "log.h"
+#include "push_daemon.h"
+
+struct online_entry {
+	char			 account[ACCOUNT_MAX];
+	struct conn_list	 conns;		/* not owned */
+	LIST_ENTRY(online_entry) chain;
+};
+LIST_HEAD(online_bucket, online_entry);
+
+static struct online_bucket	*online_table;	/* owns the entries */
+static size_t			 online_mask;
+
+void
+online_init(int max)
+{
+	size_t	size = 1024;
+
+	while (size < (size_t)max)
+		size <<= 1;
+	if ((online_table = calloc(size, sizeof(*online_table))) == NULL)
+		fatal("%s", __func__);
+	online_mask = size - 1;
+}
+
+/* FNV-1a: ids are short decimal strings, this spreads them well. */
+static size_t
+online_hash(const char *s)
+{
+	uint64_t	h = 14695981039346656037ULL;
+
+	for (; *s != '\0'; s++) {
+		h ^= (unsigned char)*s;
+		h *= 1099511628211ULL;
+	}
+	return (size_t)h & online_mask;
+}
+
+static struct online_entry *
+online_find(const char *account)
+{
+	struct online_entry	*e;
+
+	LIST_FOREACH(e, &online_table[online_hash(account)], chain)
+		if (strcmp(e->account, account) == 0)
+			return e;
+	return NULL;
+}
+
+/* Adds c under c->account; -1 if out of memory. */
+int
+online_add(struct conn *c)
+{
+	struct online_entry	*e;
+
+	if ((e = online_find(c->account)) == NULL) {
+		if ((e = calloc(1, sizeof(*e))) == NULL)
+			return -1;
+		memcpy(e->account, c->account, sizeof(e->account));
+		LIST_INIT(&e->conns);
+		LIST_INSERT_HEAD(&online_table[online_hash(e->account)], e,
+		    chain);
+	}
+	LIST_INSERT_HEAD(&e->conns, c, online_entry);
+	c->online = e;
+	return 0;
+}
+
+/* Takes c out, if it is in; safe to call on any conn. */
+void
+online_remove(struct conn *c)
+{
+	struct online_entry	*e = c->online;
+
+	if (e == NULL)
+		return;
+	LIST_REMOVE(c, online_entry);
+	c->online = NULL;
+	if (LIST_EMPTY(&e->conns)) {
+		LIST_REMOVE(e, chain);
+		free(e);
+	}
+}
+
+/* The first connection of account; walk on with LIST_NEXT(c, online_entry). */
+struct conn *
+online_first(const char *account)
+{
+	struct online_entry	*e;
+
+	if ((e = online_find(account)) == NULL)
+		return NULL;
+	return LIST_FIRST(&e->conns);
+}
+
+/* Every conn has been closed by now, so the table is empty. */
+void
+online_shutdown(void)
+{
+	free(online_table);
+	online_table = NULL;
+}

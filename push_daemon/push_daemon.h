@@ -1,0 +1,254 @@
+/*
+ * push_daemon: the one event loop that holds every client connection and
+ * forwards each packet to the FastCGI workers (docs/ARCHITECTURE.md).  All
+ * types and prototypes, grouped by the file that defines them.
+ *
+ * frame-tcp.c, ws-handshake.c, fcgi-client.c and ratelimit.c are pure (no
+ * libevent) so that unit tests and fuzz targets can link them alone.
+ */
+#ifndef PUSH_DAEMON_H
+#define PUSH_DAEMON_H
+
+#include <sys/queue.h>
+#include <sys/types.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "config.h"
+#include "limits.h"
+
+struct event_base;
+struct bufferevent;
+struct event;
+struct conn;
+struct upstream_req;
+struct online_entry;
+
+/* An account id as the workers name it; longer ones are refused. */
+#define ACCOUNT_MAX		64
+
+/* A client address: an IPv6 text form fits with room to spare. */
+#define REMOTE_MAX		64
+
+/* Packets one connection may have waiting before we stop reading it. */
+#define CONN_QUEUE_MAX		32
+
+/* main.c */
+extern struct event_base	*base;
+extern struct config		 conf;
+
+/* ratelimit.c: a token bucket, refilled continuously */
+struct ratelimit {
+	double	rate;			/* tokens per second */
+	double	burst;			/* bucket size */
+	double	tokens;
+	double	last;			/* time of the last refill, seconds */
+};
+void	 ratelimit_init(struct ratelimit *, double rate, double burst,
+	    double now);
+int	 ratelimit_take(struct ratelimit *, double now);
+
+/* frame-tcp.c: native TCP framing and the PROXY v1 line, no I/O */
+enum frame_result {
+	FRAME_MORE,			/* need more bytes */
+	FRAME_PACKET,			/* one packet decoded */
+	FRAME_BAD,			/* bad length / bad PROXY line */
+};
+#define PROXY_LINE_MAX		107	/* PROXY v1 line, CRLF included */
+enum frame_result frame_tcp_decode(const uint8_t *, size_t, size_t *off,
+	    size_t *len, size_t *used);
+size_t	 frame_tcp_header(uint8_t [TCP_LENGTH_BYTES], size_t);
+enum frame_result frame_proxy_parse(const uint8_t *, size_t, char *addr,
+	    size_t addrsz, size_t *used);
+
+/* ws-handshake.c: the HTTP side of a WebSocket upgrade, no I/O */
+#define WS_REQUEST_MAX		8192	/* the upgrade request's headers */
+#define WS_ACCEPT_LEN		28	/* base64 of a SHA-1 */
+struct ws_handshake {
+	char	key[WS_ACCEPT_LEN + 1];	/* Sec-WebSocket-Key */
+	char	real_ip[REMOTE_MAX];	/* X-Real-IP, or "" */
+};
+int	 ws_handshake_parse(const char *, size_t, struct ws_handshake *,
+	    const char **errstr);
+int	 ws_handshake_accept(const char *key, char out[WS_ACCEPT_LEN + 1]);
+
+/* fcgi-client.c: FastCGI records out and in, no I/O */
+#define FCGI_VERSION_1		1
+#define FCGI_HEADER_LEN		8
+#define FCGI_BEGIN_REQUEST	1
+#define FCGI_ABORT_REQUEST	2
+#define FCGI_END_REQUEST	3
+#define FCGI_PARAMS		4
+#define FCGI_STDIN		5
+#define FCGI_STDOUT		6
+#define FCGI_STDERR		7
+#define FCGI_DATA		8
+#define FCGI_UNKNOWN_TYPE	11
+#define FCGI_RESPONDER		1
+#define FCGI_REQUEST_COMPLETE	0
+
+struct fcgi_param {
+	const char	*name;
+	const char	*value;
+};
+
+/* One piece of a record's content; data points into the caller's input. */
+struct fcgi_chunk {
+	uint8_t		 type;
+	uint16_t	 id;
+	const uint8_t	*data;
+	size_t		 len;
+	int		 last;		/* the record's content ends here */
+};
+
+struct fcgi_decoder {
+	uint8_t		 hdr[FCGI_HEADER_LEN];
+	size_t		 hdr_len;	/* header bytes collected */
+	uint8_t		 type;
+	uint16_t	 id;
+	size_t		 content_left;
+	size_t		 padding_left;
+	uint8_t		 small[8];	/* whole content of a non-stream type */
+	size_t		 small_len;
+	int		 in_record;	/* header read, content pending */
+};
+
+enum fcgi_result {
+	FCGI_MORE,			/* input used up */
+	FCGI_CHUNK,			/* *chunk filled */
+	FCGI_ERROR,			/* the stream is broken; *errstr */
+};
+
+ssize_t	 fcgi_request_encode(uint8_t *, size_t, uint16_t id,
+	    const struct fcgi_param *, size_t, const uint8_t *body,
+	    size_t bodylen);
+void	 fcgi_decoder_init(struct fcgi_decoder *);
+enum fcgi_result fcgi_decode(struct fcgi_decoder *, const uint8_t *, size_t,
+	    size_t *used, struct fcgi_chunk *, const char **errstr);
+int	 fcgi_pair_decode(const uint8_t *, size_t, size_t *used,
+	    const uint8_t **name, size_t *namelen, const uint8_t **value,
+	    size_t *valuelen);
+int	 fcgi_end_request_parse(const struct fcgi_chunk *, uint32_t *app,
+	    uint8_t *proto);
+
+/* packet.c: the answers the daemon gives without a worker */
+enum packet_kind {
+	PACKET_DATA,			/* forward to a worker */
+	PACKET_RATE_LIMITED,		/* answer "rate limited" */
+	PACKET_TOO_LARGE,		/* answer "packet too large" */
+	PACKET_BAD_LENGTH,		/* answer "bad length", then close */
+};
+
+struct packet {
+	TAILQ_ENTRY(packet)	 entry;
+	enum packet_kind	 kind;
+	size_t			 len;
+	char			 data[];	/* len bytes, then a NUL */
+};
+TAILQ_HEAD(packet_queue, packet);
+
+struct packet	*packet_new(enum packet_kind, const char *, size_t);
+void		 packet_free(struct packet *);
+int		 packet_command(const char *, size_t, char *, size_t);
+int		 packet_fail(char *, size_t, const char *command,
+		    const char *detail);
+
+/* transport-tcp.c, transport-ws.c: one struct each */
+struct transport {
+	const char	*name;			/* ENV_TRANSPORT_* */
+	int		 (*start)(struct conn *);
+	void		 (*read)(struct conn *);	/* decode input */
+	/* one packet out; returns the bytes now waiting to go, or -1 */
+	ssize_t		 (*write)(struct conn *, const char *, size_t);
+	void		 (*finish)(struct conn *);	/* polite close */
+	void		 (*free)(struct conn *);
+};
+extern const struct transport	transport_tcp;
+extern const struct transport	transport_ws;
+
+/* conn.c */
+enum conn_state {
+	CONN_HANDSHAKE,			/* PROXY line or HTTP upgrade */
+	CONN_LOGGED_OUT,
+	CONN_LOGGED_IN,
+	CONN_CLOSING,			/* output drains, then close */
+	CONN_CLOSED,			/* gone; freed by the reaper */
+};
+
+struct conn {
+	uint64_t		 id;		/* from 1, never reused */
+	const struct transport	*tp;
+	void			*tp_data;	/* owned by tp, freed by tp->free */
+	enum conn_state		 state;		/* only via conn_set_state() */
+	struct bufferevent	*bev;		/* owned; fd closed by linger */
+	int			 fd;
+	char			 remote[REMOTE_MAX];	/* client address */
+	char			 account[ACCOUNT_MAX];	/* bound account or "" */
+	int			 ack;		/* bound with "ack": true */
+	struct packet_queue	 queue;		/* owned: packets not yet sent */
+	u_int			 queue_len;
+	int			 paused;	/* reading off: queue full */
+	int			 eof;		/* client half-closed */
+	struct upstream_req	*req;		/* its request in flight, if any */
+	struct ratelimit	 bucket;
+	struct event		*login_timer;	/* owned */
+	const char		*close_reason;	/* static; once CLOSING */
+	struct online_entry	*online;	/* online.c's entry, if bound */
+
+	LIST_ENTRY(conn)	 id_entry;	/* conn.c id table */
+	LIST_ENTRY(conn)	 online_entry;	/* online.c account list */
+	TAILQ_ENTRY(conn)	 dead_entry;	/* conn.c reaper list */
+};
+LIST_HEAD(conn_list, conn);
+
+void		 conn_init(int max);
+void		 conn_shutdown(void);
+struct conn	*conn_new(int fd, const struct transport *, const char *remote);
+struct conn	*conn_find(uint64_t);
+uint64_t	 conn_new_id(void);
+u_int		 conn_count(void);
+void		 conn_set_state(struct conn *, enum conn_state);
+void		 conn_close(struct conn *, const char *reason);
+void		 conn_close_after_write(struct conn *, const char *reason);
+int		 conn_queue_full(const struct conn *);
+void		 conn_pause(struct conn *);
+void		 conn_packet(struct conn *, enum packet_kind, const char *,
+		    size_t);
+void		 conn_dispatch(struct conn *);
+void		 conn_request_done(struct conn *);
+void		 conn_write(struct conn *, const char *, size_t);
+void		 conn_fail(struct conn *, const struct packet *, const char *);
+void		 conn_bind(struct conn *, const char *, int);
+void		 conn_unbind(struct conn *);
+double		 conn_now(void);
+
+/* linger.c */
+void	 linger_fd(int);
+void	 linger_shutdown(void);
+
+/* online.c */
+void		 online_init(int max);
+void		 online_shutdown(void);
+int		 online_add(struct conn *);
+void		 online_remove(struct conn *);
+struct conn	*online_first(const char *account);
+
+/* listen.c */
+int	 listen_open(const char *path, const struct transport *);
+void	 listen_close_all(void);
+
+/* upstream.c */
+void	 upstream_init(void);
+void	 upstream_shutdown(void);
+void	 upstream_packet(struct conn *, struct packet *);
+void	 upstream_closed(uint64_t, const char *account, int ack,
+	    const char *transport, const char *remote);
+void	 upstream_started(void);
+void	 upstream_orphan(struct upstream_req *, const struct conn *);
+
+/* route.c */
+int	 route_answer(uint64_t conn_id, const char *, size_t,
+	    char *account, size_t accountsz);
+
+#endif

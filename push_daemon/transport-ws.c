@@ -1,0 +1,322 @@
+/*
+ * The WebSocket transport: the HTTP upgrade (ws-handshake.c), then RFC 6455
+ * framing by wslay, fed from and writing to the conn's bufferevent.  Each
+ * text or binary message is one packet.  Idle connections are pinged and
+ * closed if they stay silent for another interval.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <wslay/wslay.h>
+
+#include "envelope.h"
+#include "log.h"
+#include "push_daemon.h"
+
+struct ws_state {
+	wslay_event_context_ptr	 ctx;		/* owned; NULL in handshake */
+	struct event		*ping_timer;	/* owned */
+	double			 last_rx;	/* when bytes last came in */
+	int			 ping_sent;	/* unanswered ping out */
+	int			 in_recv;	/* inside wslay_event_recv() */
+};
+
+static ssize_t	ws_recv_cb(wslay_event_context_ptr, uint8_t *, size_t, int,
+		    void *);
+static ssize_t	ws_send_cb(wslay_event_context_ptr, const uint8_t *, size_t,
+		    int, void *);
+static void	ws_msg_cb(wslay_event_context_ptr,
+		    const struct wslay_event_on_msg_recv_arg *, void *);
+
+static const struct wslay_event_callbacks ws_callbacks = {
+	.recv_callback = ws_recv_cb,
+	.send_callback = ws_send_cb,
+	.on_msg_recv_callback = ws_msg_cb,
+};
+
+static const char ws_bad_request[] =
+    "HTTP/1.1 400 Bad Request\r\n"
+    "Content-Type: text/plain\r\n"
+    "Content-Length: 12\r\n"
+    "Connection: close\r\n"
+    "\r\n"
+    "bad request\n";
+
+static int
+ws_start(struct conn *c)
+{
+	if ((c->tp_data = calloc(1, sizeof(struct ws_state))) == NULL)
+		return -1;
+	return 0;
+}
+
+static ssize_t
+ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
+    void *arg)
+{
+	struct conn	*c = arg;
+	struct ws_state	*st = c->tp_data;
+	int		 n;
+
+	(void)flags;
+	if (c->state < CONN_CLOSING && conn_queue_full(c))
+		conn_pause(c);
+	if (c->state >= CONN_CLOSING || c->paused)
+		goto wouldblock;
+	n = evbuffer_remove(bufferevent_get_input(c->bev), buf, len);
+	if (n <= 0)
+		goto wouldblock;
+	st->last_rx = conn_now();
+	st->ping_sent = 0;
+	return n;
+wouldblock:
+	wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
+	return -1;
+}
+
+/* The bufferevent takes everything; conn_write() caps what piles up. */
+static ssize_t
+ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
+    int flags, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)flags;
+	if (bufferevent_write(c->bev, data, len) == -1) {
+		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+		return -1;
+	}
+	return (ssize_t)len;
+}
+
+static void
+ws_msg_cb(wslay_event_context_ptr ctx,
+    const struct wslay_event_on_msg_recv_arg *m, void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)ctx;
+	if (m->opcode != WSLAY_TEXT_FRAME && m->opcode != WSLAY_BINARY_FRAME)
+		return;
+	if (m->msg_length > PACKET_MAX)
+		conn_packet(c, PACKET_TOO_LARGE, NULL, 0);
+	else
+		conn_packet(c, PACKET_DATA, (const char *)m->msg,
+		    m->msg_length);
+}
+
+/*
+ * Once wslay has sent a close frame (its own, after a protocol error or a
+ * too-long message, or the answer to the client's) the rest is draining.
+ */
+static void
+ws_check_close(struct conn *c)
+{
+	struct ws_state	*st = c->tp_data;
+
+	if (c->state >= CONN_CLOSING || !wslay_event_get_close_sent(st->ctx))
+		return;
+	if (wslay_event_get_close_received(st->ctx))
+		conn_close_after_write(c, "client closed");
+	else {
+		log_info("conn %llu: websocket close %u sent",
+		    (unsigned long long)c->id,
+		    wslay_event_get_status_code_sent(st->ctx));
+		conn_close_after_write(c, "websocket error");
+	}
+}
+
+static void
+ws_flush(struct conn *c)
+{
+	struct ws_state	*st = c->tp_data;
+
+	if (wslay_event_send(st->ctx) != 0) {
+		conn_close(c, "websocket send failed");
+		return;
+	}
+	ws_check_close(c);
+}
+
+static void
+ws_recv(struct conn *c)
+{
+	struct ws_state	*st = c->tp_data;
+	int		 rc;
+
+	st->in_recv = 1;
+	rc = wslay_event_recv(st->ctx);
+	st->in_recv = 0;
+	if (c->state == CONN_CLOSED)
+		return;
+	if (rc != 0) {
+		conn_close(c, "websocket receive failed");
+		return;
+	}
+	ws_flush(c);
+}
+
+static void
+ws_ping(evutil_socket_t fd, short what, void *arg)
+{
+	struct conn		*c = arg;
+	struct ws_state		*st = c->tp_data;
+	struct wslay_event_msg	 m = { WSLAY_PING, NULL, 0 };
+
+	(void)fd;
+	(void)what;
+	/* A paused conn is not read, so its silence means nothing. */
+	if (c->state >= CONN_CLOSING || c->paused ||
+	    conn_now() - st->last_rx < conf.ping_interval)
+		return;
+	if (st->ping_sent) {
+		conn_close(c, "ping timeout");
+		return;
+	}
+	st->ping_sent = 1;
+	if (wslay_event_queue_msg(st->ctx, &m) != 0) {
+		conn_close(c, "cannot ping");
+		return;
+	}
+	ws_flush(c);
+}
+
+/* A bad upgrade request gets a 400 and the connection is closed. */
+static void
+ws_reject(struct conn *c, const char *why)
+{
+	log_info("conn %llu: bad websocket handshake: %s",
+	    (unsigned long long)c->id, why);
+	bufferevent_write(c->bev, ws_bad_request, sizeof(ws_bad_request) - 1);
+	conn_close_after_write(c, "bad handshake");
+}
+
+/* The 101 answer and wslay; -1 if c was closed. */
+static int
+ws_upgrade(struct conn *c, const struct ws_handshake *hs)
+{
+	struct ws_state	*st = c->tp_data;
+	struct timeval	 tv = { conf.ping_interval, 0 };
+	char		 accept[WS_ACCEPT_LEN + 1];
+
+	if (ws_handshake_accept(hs->key, accept) == -1 ||
+	    wslay_event_context_server_init(&st->ctx, &ws_callbacks, c) != 0 ||
+	    (st->ping_timer = event_new(base, -1, EV_PERSIST, ws_ping,
+	    c)) == NULL) {
+		conn_close(c, "cannot set up websocket");
+		return -1;
+	}
+	wslay_event_config_set_max_recv_msg_length(st->ctx, WS_MESSAGE_MAX);
+	evbuffer_add_printf(bufferevent_get_output(c->bev),
+	    "HTTP/1.1 101 Switching Protocols\r\n"
+	    "Upgrade: websocket\r\n"
+	    "Connection: Upgrade\r\n"
+	    "Sec-WebSocket-Accept: %s\r\n"
+	    "\r\n", accept);
+	snprintf(c->remote, sizeof(c->remote), "%s", hs->real_ip);
+	st->last_rx = conn_now();
+	evtimer_add(st->ping_timer, &tv);
+	conn_set_state(c, CONN_LOGGED_OUT);
+	return 0;
+}
+
+/* The upgrade request; 0 once done, -1 while waiting or closed. */
+static int
+ws_handshake(struct conn *c)
+{
+	struct evbuffer		*in = bufferevent_get_input(c->bev);
+	struct evbuffer_ptr	 end;
+	struct ws_handshake	 hs;
+	const char		*errstr;
+	size_t			 len;
+
+	end = evbuffer_search(in, "\r\n\r\n", 4, NULL);
+	if (end.pos == -1) {
+		if (evbuffer_get_length(in) > WS_REQUEST_MAX)
+			ws_reject(c, "request too long");
+		return -1;
+	}
+	len = (size_t)end.pos + 4;
+	if (len > WS_REQUEST_MAX) {
+		ws_reject(c, "request too long");
+		return -1;
+	}
+	if (ws_handshake_parse((char *)evbuffer_pullup(in, (ssize_t)len), len,
+	    &hs, &errstr) == -1) {
+		ws_reject(c, errstr);
+		return -1;
+	}
+	evbuffer_drain(in, len);
+	return ws_upgrade(c, &hs);
+}
+
+static void
+ws_read(struct conn *c)
+{
+	if (c->state == CONN_HANDSHAKE && ws_handshake(c) == -1)
+		return;
+	if (c->state < CONN_CLOSING)
+		ws_recv(c);
+}
+
+/*
+ * One text message.  Inside wslay_event_recv() (an answer the daemon
+ * makes itself) it is only queued: ws_recv() sends it on return.
+ */
+static ssize_t
+ws_write(struct conn *c, const char *data, size_t len)
+{
+	struct ws_state		*st = c->tp_data;
+	struct wslay_event_msg	 m = { WSLAY_TEXT_FRAME,
+				    (const uint8_t *)data, len };
+
+	if (st->ctx == NULL || wslay_event_queue_msg(st->ctx, &m) != 0)
+		return -1;
+	if (!st->in_recv && wslay_event_send(st->ctx) != 0)
+		return -1;
+	return (ssize_t)(evbuffer_get_length(bufferevent_get_output(c->bev)) +
+	    wslay_event_get_queued_msg_length(st->ctx));
+}
+
+/*
+ * A polite close: wslay drops data still queued once a close is queued,
+ * so what is queued goes out first, then the close frame.
+ */
+static void
+ws_finish(struct conn *c)
+{
+	struct ws_state	*st = c->tp_data;
+
+	if (st->ctx == NULL || wslay_event_get_close_sent(st->ctx))
+		return;
+	if (wslay_event_send(st->ctx) != 0 ||
+	    wslay_event_queue_close(st->ctx, WSLAY_CODE_NORMAL_CLOSURE, NULL,
+	    0) != 0 || wslay_event_send(st->ctx) != 0)
+		conn_close(c, "websocket send failed");
+}
+
+static void
+ws_free(struct conn *c)
+{
+	struct ws_state	*st = c->tp_data;
+
+	if (st->ctx != NULL)
+		wslay_event_context_free(st->ctx);
+	if (st->ping_timer != NULL)
+		event_free(st->ping_timer);
+	free(st);
+	c->tp_data = NULL;
+}
+
+const struct transport transport_ws = {
+	.name = ENV_TRANSPORT_WS,
+	.start = ws_start,
+	.read = ws_read,
+	.write = ws_write,
+	.finish = ws_finish,
+	.free = ws_free,
+};
