@@ -22,11 +22,12 @@ const skipPing = pingInterval > 0 && pingInterval <= 10 ? false :
     'needs CHAT_TEST_PING_INTERVAL (at most 10 s)';
 
 for (const transport of TRANSPORTS) {
-	describe(`${transport}: login timeout`, { skip: skipLogin }, () => {
+	describe(`${transport}: login timeout`, () => {
 		afterEach(closeAll);
 
 		test('a connection that never logs in is closed after ' +
-		    'login_timeout', { timeout: 30000 }, async () => {
+		    'login_timeout', { timeout: 30000, skip: skipLogin },
+		    async () => {
 			const start = Date.now();
 			const c = await connect(transport);
 			await c.closed((loginTimeout + 5) * 1000);
@@ -37,7 +38,8 @@ for (const transport of TRANSPORTS) {
 		});
 
 		test('a connection that only registers is still closed after ' +
-		    'login_timeout', { timeout: 30000 }, async () => {
+		    'login_timeout', { timeout: 30000, skip: skipLogin },
+		    async () => {
 			const c = await connect(transport);
 			const p = await c.request({ command: 'logon',
 			    username: 'timeout', password: 'password1' });
@@ -46,7 +48,7 @@ for (const transport of TRANSPORTS) {
 		});
 
 		test('a logged-in connection outlives login_timeout',
-		    { timeout: 30000 }, async () => {
+		    { timeout: 30000, skip: skipLogin }, async () => {
 			const u = await newUser({ transport });
 			const c = await loggedIn(transport, u);
 			// Not closed within login_timeout plus a margin...
@@ -60,11 +62,12 @@ for (const transport of TRANSPORTS) {
 	});
 }
 
-describe('ws: pings', { skip: skipPing }, () => {
+describe('ws: pings', () => {
 	afterEach(closeAll);
 
 	test('an idle WebSocket connection is pinged after ping_interval and ' +
-	    'stays open when it answers', { timeout: 30000 }, async () => {
+	    'stays open when it answers', { timeout: 30000, skip: skipPing },
+	    async () => {
 		const u = await newUser();
 		const c = await loggedIn('ws', u);
 		await c.ping((pingInterval + 5) * 1000);
