@@ -71,6 +71,7 @@ $(B)/obj/%.o: %.c
 
 define unit_rule
 $(B)/tests/$(1): $(B)/obj/tests/unit/$(1).o $(patsubst %.c,$(B)/obj/%.o,$($(1)_SRCS))
+	@mkdir -p $$(dir $$@)
 	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$(LDLIBS) -lcmocka
 endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
