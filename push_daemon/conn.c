@@ -19,6 +19,8 @@
 #include <event2/bufferevent.h>
 #include <event2/event.h>
 
+#include <cJSON.h>
+
 #include "envelope.h"
 #include "log.h"
 #include "push_daemon.h"
@@ -46,6 +48,8 @@ static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
 static void	conn_login_timeout(evutil_socket_t, short, void *);
+static void	conn_output_cb(struct evbuffer *,
+		    const struct evbuffer_cb_info *, void *);
 
 /* Sizes the table for max connections so that chains stay short. */
 void
@@ -107,6 +111,10 @@ conn_setup(struct conn *c)
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
 	    c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_READ_HIGH);
+	c->out_cb = evbuffer_add_cb(bufferevent_get_output(c->bev),
+	    conn_output_cb, c);
+	if (c->out_cb == NULL)
+		return -1;
 	evtimer_add(c->login_timer, &tv);
 	ratelimit_init(&c->bucket, conf.packet_rate, conf.packet_burst,
 	    conn_now());
@@ -134,6 +142,7 @@ conn_new(int fd, const struct transport *tp, const char *remote)
 	c->tp = tp;
 	c->state = CONN_HANDSHAKE;
 	TAILQ_INIT(&c->queue);
+	deliver_init(c);
 	snprintf(c->remote, sizeof(c->remote), "%s", remote);
 	LIST_INSERT_HEAD(&conn_table[c->id & conn_mask], c, id_entry);
 	conn_live++;
@@ -207,6 +216,14 @@ conn_close(struct conn *c, const char *reason)
 	log_info("conn %" PRIu64 "%s%s (%s %s): closed: %s", c->id,
 	    c->account[0] != '\0' ? " account " : "", c->account, c->tp->name,
 	    c->remote[0] != '\0' ? c->remote : "-", reason);
+	if (c->out_cb != NULL)
+		evbuffer_remove_cb_entry(bufferevent_get_output(c->bev),
+		    c->out_cb);
+	if (conn_stopping) {
+		cJSON_Delete(c->written);
+		c->written = NULL;
+	}
+	deliver_close(c);
 	conn_notify_closed(c);
 	online_remove(c);
 	conn_set_state(c, CONN_CLOSED);
@@ -363,6 +380,7 @@ conn_answer_local(struct conn *c, struct packet *p)
 		conn_close_after_write(c, "bad length");
 		break;
 	case PACKET_DATA:
+	case PACKET_FETCH:
 		break;
 	}
 	return c->state >= CONN_CLOSING ? -1 : 0;
@@ -387,7 +405,7 @@ conn_dispatch(struct conn *c)
 	    (p = TAILQ_FIRST(&c->queue)) != NULL) {
 		TAILQ_REMOVE(&c->queue, p, entry);
 		c->queue_len--;
-		if (p->kind == PACKET_DATA) {
+		if (p->kind == PACKET_DATA || p->kind == PACKET_FETCH) {
 			upstream_packet(c, p);
 			continue;
 		}
@@ -409,6 +427,40 @@ conn_request_done(struct conn *c)
 		bufferevent_enable(c->bev, EV_READ);
 		c->tp->read(c);
 	}
+}
+
+/*
+ * A worker asked for a fetch: it runs next, before the packets already
+ * waiting, and sends to the account are held back until it is done.
+ */
+void
+conn_fetch(struct conn *c, const char *body, size_t len)
+{
+	struct packet	*p;
+
+	if (c->state >= CONN_CLOSING)
+		return;
+	if ((p = packet_new(PACKET_FETCH, body, len)) == NULL) {
+		conn_close(c, "out of memory");
+		return;
+	}
+	TAILQ_INSERT_HEAD(&c->queue, p, entry);
+	c->queue_len++;
+	c->fetching = 1;
+	if (c->req == NULL)
+		conn_dispatch(c);
+}
+
+/* Counts the bytes the socket took, for tracked packets. */
+static void
+conn_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
+    void *arg)
+{
+	struct conn	*c = arg;
+
+	(void)buf;
+	if (info->n_deleted > 0 && c->state != CONN_CLOSED)
+		deliver_output(c, info->n_deleted);
 }
 
 void

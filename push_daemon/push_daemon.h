@@ -24,12 +24,20 @@ struct event;
 struct conn;
 struct upstream_req;
 struct online_entry;
+struct evbuffer_cb_entry;
+struct cJSON;
 
 /* An account id as the workers name it; longer ones are refused. */
 #define ACCOUNT_MAX		64
 
 /* A client address: an IPv6 text form fits with room to spare. */
 #define REMOTE_MAX		64
+
+/* A send's "track": an opaque id reported back once written. */
+#define TRACK_MAX		64
+
+/* Tracks a connection's fetches wrote, remembered to drop late sends. */
+#define FETCHED_MAX		1024
 
 /* Packets one connection may have waiting before we stop reading it. */
 #define CONN_QUEUE_MAX		32
@@ -138,6 +146,7 @@ enum packet_kind {
 	PACKET_RATE_LIMITED,		/* answer "rate limited" */
 	PACKET_TOO_LARGE,		/* answer "packet too large" */
 	PACKET_BAD_LENGTH,		/* answer "bad length", then close */
+	PACKET_FETCH,			/* a fetch event; data is its body */
 };
 
 struct packet {
@@ -153,6 +162,16 @@ void		 packet_free(struct packet *);
 int		 packet_command(const char *, size_t, char *, size_t);
 int		 packet_fail(char *, size_t, const char *command,
 		    const char *detail);
+
+/* deliver.c: an outgoing packet held back, or a track waiting to go out */
+struct outbound {
+	TAILQ_ENTRY(outbound)	 entry;
+	uint64_t		 end;		/* tracked: out_sent when out */
+	char			 track[TRACK_MAX + 1];	/* or "" */
+	size_t			 len;
+	char			 data[];	/* held: the packet */
+};
+TAILQ_HEAD(outbound_list, outbound);
 
 /* transport-tcp.c, transport-ws.c: one struct each */
 struct transport {
@@ -196,6 +215,19 @@ struct conn {
 	const char		*close_reason;	/* static; once CLOSING */
 	struct online_entry	*online;	/* online.c's entry, if bound */
 
+	/* deliver.c: fetch hold-back, tracked sends, written reports */
+	uint64_t		 out_sent;	/* bytes ever written to the socket */
+	struct evbuffer_cb_entry *out_cb;	/* counts out_sent */
+	int			 fetching;	/* a fetch asked for or in flight */
+	struct outbound_list	 held;		/* owned: sends held back */
+	size_t			 held_bytes;
+	struct outbound_list	 tracked;	/* owned: tracked, not yet out */
+	struct cJSON		*written;	/* owned: tracks to report */
+	int			 written_busy;	/* a written report in flight */
+	uint64_t		*fetched;	/* owned: ring of track hashes */
+	u_int			 fetched_len;
+	u_int			 fetched_pos;
+
 	LIST_ENTRY(conn)	 id_entry;	/* conn.c id table */
 	LIST_ENTRY(conn)	 online_entry;	/* online.c account list */
 	TAILQ_ENTRY(conn)	 dead_entry;	/* conn.c reaper list */
@@ -223,6 +255,17 @@ void		 conn_bind(struct conn *, const char *, int);
 void		 conn_unbind(struct conn *);
 double		 conn_now(void);
 
+void		 conn_fetch(struct conn *, const char *, size_t);
+
+/* deliver.c */
+void	 deliver_init(struct conn *);
+void	 deliver_send(struct conn *, const char *, size_t, const char *track,
+	    int via_account, int from_fetch);
+void	 deliver_fetch_done(struct conn *);
+void	 deliver_output(struct conn *, size_t);
+void	 deliver_report_done(uint64_t);
+void	 deliver_close(struct conn *);
+
 /* linger.c */
 void	 linger_fd(int);
 void	 linger_shutdown(void);
@@ -246,9 +289,10 @@ void	 upstream_closed(uint64_t, const char *account, int ack,
 	    const char *transport, const char *remote);
 void	 upstream_started(void);
 void	 upstream_orphan(struct upstream_req *, const struct conn *);
+void	 upstream_written(const struct conn *, struct packet *);
 
 /* route.c */
 int	 route_answer(uint64_t conn_id, const char *, size_t,
-	    char *account, size_t accountsz);
+	    char *account, size_t accountsz, int fetch);
 
 #endif

@@ -7,6 +7,7 @@
  * upstream.c can tell the workers the binding has ended.
  */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cJSON.h>
@@ -17,21 +18,37 @@
 
 /* Sends data to every connection of account on this node. */
 static void
-route_fanout(const char *account, const char *data, size_t len)
+route_fanout(const char *account, const char *data, size_t len,
+    const char *track)
 {
 	struct conn	*c, *next;
 
 	/* A write may close c (slow client), which unlinks only c. */
 	for (c = online_first(account); c != NULL; c = next) {
 		next = LIST_NEXT(c, online_entry);
-		conn_write(c, data, len);
+		deliver_send(c, data, len, track, 1, 0);
 	}
 }
 
+/* A "track" is 1..TRACK_MAX characters; anything else is no track. */
+static const char *
+route_track(const cJSON *action)
+{
+	const cJSON	*track;
+	size_t		 len;
+
+	track = cJSON_GetObjectItemCaseSensitive(action, ENV_TRACK_FIELD);
+	if (!cJSON_IsString(track))
+		return NULL;
+	len = strlen(track->valuestring);
+	return len > 0 && len <= TRACK_MAX ? track->valuestring : NULL;
+}
+
 static int
-route_send(uint64_t id, const cJSON *action)
+route_send(uint64_t id, const cJSON *action, int fetch)
 {
 	const cJSON	*data, *account;
+	const char	*track = route_track(action);
 	struct conn	*c;
 
 	data = cJSON_GetObjectItemCaseSensitive(action, ENV_DATA);
@@ -40,11 +57,44 @@ route_send(uint64_t id, const cJSON *action)
 		return -1;
 	if (cJSON_IsString(account))
 		route_fanout(account->valuestring, data->valuestring,
-		    strlen(data->valuestring));
+		    strlen(data->valuestring), track);
 	else if (account != NULL && !cJSON_IsNull(account))
 		return -1;
 	else if ((c = conn_find(id)) != NULL)
-		conn_write(c, data->valuestring, strlen(data->valuestring));
+		deliver_send(c, data->valuestring, strlen(data->valuestring),
+		    track, 0, fetch);
+	return 0;
+}
+
+/* The body of the fetch event: {"after": <the action's after>} or empty. */
+static int
+route_fetch(uint64_t id, const cJSON *action)
+{
+	const cJSON	*after;
+	cJSON		*root = NULL, *dup;
+	char		*body = NULL;
+	struct conn	*c;
+
+	if ((c = conn_find(id)) == NULL)
+		return 0;
+	after = cJSON_GetObjectItemCaseSensitive(action, ENV_AFTER_FIELD);
+	if (after == NULL) {
+		conn_fetch(c, "", 0);
+		return 0;
+	}
+	if ((root = cJSON_CreateObject()) == NULL ||
+	    (dup = cJSON_Duplicate(after, 1)) == NULL)
+		goto fail;
+	cJSON_AddItemToObject(root, ENV_AFTER_FIELD, dup);
+	if ((body = cJSON_PrintUnformatted(root)) == NULL)
+		goto fail;
+	conn_fetch(c, body, strlen(body));
+	free(body);
+	cJSON_Delete(root);
+	return 0;
+fail:
+	cJSON_Delete(root);
+	conn_close(c, "out of memory");
 	return 0;
 }
 
@@ -70,7 +120,8 @@ route_bind(uint64_t id, const cJSON *action, char *gone, size_t gonesz)
 }
 
 static int
-route_action(uint64_t id, const cJSON *action, char *gone, size_t gonesz)
+route_action(uint64_t id, const cJSON *action, char *gone, size_t gonesz,
+    int fetch)
 {
 	const cJSON	*op;
 	struct conn	*c;
@@ -79,7 +130,9 @@ route_action(uint64_t id, const cJSON *action, char *gone, size_t gonesz)
 	if (!cJSON_IsString(op))
 		return -1;
 	if (strcmp(op->valuestring, ENV_OP_SEND) == 0)
-		return route_send(id, action);
+		return route_send(id, action, fetch);
+	if (strcmp(op->valuestring, ENV_OP_FETCH) == 0)
+		return route_fetch(id, action);
 	if (strcmp(op->valuestring, ENV_OP_BIND) == 0)
 		return route_bind(id, action, gone, gonesz);
 	if (strcmp(op->valuestring, ENV_OP_UNBIND) == 0) {
@@ -104,7 +157,7 @@ route_action(uint64_t id, const cJSON *action, char *gone, size_t gonesz)
  */
 int
 route_answer(uint64_t id, const char *body, size_t len, char *gone,
-    size_t gonesz)
+    size_t gonesz, int fetch)
 {
 	cJSON		*root;
 	const cJSON	*actions, *action;
@@ -118,7 +171,7 @@ route_answer(uint64_t id, const char *body, size_t len, char *gone,
 		return -1;
 	}
 	cJSON_ArrayForEach(action, actions) {
-		if (route_action(id, action, gone, gonesz) == -1)
+		if (route_action(id, action, gone, gonesz, fetch) == -1)
 			log_warnx("conn %" PRIu64 ": bad action %d in a worker "
 			    "answer, skipped", id, i);
 		i++;

@@ -69,6 +69,12 @@ static uint64_t			upstream_next_id = 1;
 static void	upstream_connect(struct upstream_req *);
 static void	upstream_finish(struct upstream_req *, const char *);
 
+static int
+upstream_is(const struct upstream_req *req, const char *event)
+{
+	return strcmp(req->event, event) == 0;
+}
+
 void
 upstream_init(void)
 {
@@ -173,8 +179,9 @@ upstream_packet(struct conn *c, struct packet *pkt)
 {
 	struct upstream_req	*req;
 
-	req = upstream_req_new(c->id, ENV_EVENT_PACKET, pkt, c->account,
-	    c->ack, c->tp->name, c->remote);
+	req = upstream_req_new(c->id, pkt->kind == PACKET_FETCH ?
+	    ENV_EVENT_FETCH : ENV_EVENT_PACKET, pkt, c->account, c->ack,
+	    c->tp->name, c->remote);
 	if (req == NULL) {
 		conn_fail(c, NULL, "server error");
 		return;
@@ -210,6 +217,18 @@ upstream_started(void)
 		return;
 	req->max_tries = UPSTREAM_TRIES_STARTED;
 	upstream_submit(req);
+}
+
+/* Takes p, the body: tracks that have reached c's socket. */
+void
+upstream_written(const struct conn *c, struct packet *p)
+{
+	struct upstream_req	*req;
+
+	req = upstream_req_new(c->id, ENV_EVENT_WRITTEN, p, c->account,
+	    c->ack, c->tp->name, c->remote);
+	if (req != NULL)
+		upstream_submit(req);
 }
 
 /* c closes while req is in flight: send "closed" after the answer. */
@@ -467,9 +486,21 @@ upstream_apply(struct upstream_req *req)
 	if (status < 200 || status > 299)
 		return "worker answered with an error status";
 	if (route_answer(req->conn_id, body, bodylen, req->gone,
-	    sizeof(req->gone)) == -1)
+	    sizeof(req->gone), upstream_is(req, ENV_EVENT_FETCH)) == -1)
 		return "answer is not an action list";
 	return NULL;
+}
+
+/* A fetch that asks for no further fetch ends the hold-back. */
+static void
+upstream_fetch_end(struct upstream_req *req, struct conn *c)
+{
+	struct packet	*next = TAILQ_FIRST(&c->queue);
+
+	if (!upstream_is(req, ENV_EVENT_FETCH))
+		return;
+	if (next == NULL || next->kind != PACKET_FETCH)
+		deliver_fetch_done(c);
 }
 
 /*
@@ -493,7 +524,8 @@ upstream_finish(struct upstream_req *req, const char *errstr)
 	if (errstr != NULL) {
 		log_warnx("request %" PRIu64 " (%s, conn %" PRIu64 "): %s",
 		    req->id, req->event, req->conn_id, errstr);
-		if (req->pkt != NULL && (c = conn_find(req->conn_id)) != NULL)
+		if (upstream_is(req, ENV_EVENT_PACKET) &&
+		    (c = conn_find(req->conn_id)) != NULL)
 			conn_fail(c, req->pkt, "server error");
 	} else
 		log_debug("request %" PRIu64 " (%s, conn %" PRIu64 "): done",
@@ -501,8 +533,12 @@ upstream_finish(struct upstream_req *req, const char *errstr)
 	if (req->orphan && req->gone[0] != '\0')
 		upstream_closed(req->conn_id, req->gone, req->gone_ack,
 		    req->transport, req->remote);
-	if ((c = conn_find(req->conn_id)) != NULL && c->req == req)
+	if (upstream_is(req, ENV_EVENT_WRITTEN))
+		deliver_report_done(req->conn_id);
+	if ((c = conn_find(req->conn_id)) != NULL && c->req == req) {
+		upstream_fetch_end(req, c);
 		conn_request_done(c);
+	}
 	upstream_req_free(req);
 	upstream_next();
 }
