@@ -378,6 +378,9 @@ start() {
 	[ -n "$http_port" ] && [ -n "$tcp_port" ] ||
 	    die "--http-port and --tcp-port are required"
 	[ "$http_port" != "$tcp_port" ] || die "the two ports must differ"
+	case $workers in
+	''|*[!0-9]*) die "--workers wants a number" ;;
+	esac
 	check_port --http-port "$http_port"
 	check_port --tcp-port "$tcp_port"
 	for b in fcgi_app push_daemon; do

@@ -78,9 +78,16 @@ async function killWorkerDuring(start) {
 	const sockPath = fcgiSocketPath();
 	const workers = Number(process.env.CHAT_TEST_WORKERS) ||
 	    children(master).length;
-	await until(() => children(master).length === workers &&
-	    busyWorkers(master, sockPath).length === 0,
-	    `${workers} idle workers`);
+	// Quiet first: requests still running (the "closed" events of
+	// connections that earlier tests closed) would blur which worker is
+	// ours.
+	let idlePolls = 0;
+	await until(() => {
+		const idle = children(master).length === workers &&
+		    busyWorkers(master, sockPath).length === 0;
+		idlePolls = idle ? idlePolls + 1 : 0;
+		return idlePolls >= 10;
+	}, `${workers} idle workers`);
 	const db = mariadb();
 	let victim;
 	try {
