@@ -238,6 +238,33 @@ describe('tcp: framing', () => {
 	});
 });
 
+describe('bad input harms nobody else', () => {
+	afterEach(closeAll);
+
+	test('a logged-in client keeps working while others send garbage ' +
+	    'on both transports', async () => {
+		const u = await newUser();
+		const a = await connect('ws');
+		const b = await connect('tcp');
+		const victim = await connect('ws');
+		let p = await victim.request({ command: 'login', id: u.id,
+		    password: u.password });
+		assertSuccess(p, 'login_return');
+		a.sendText(paddedProbe(70000));
+		await b.writeRaw(lengthPrefix(-1));
+		for (const body of ['[]', '{"command":"x"}', logonWith([0xff])])
+			victim.sendBytes(Buffer.from(body));
+		assertError(await victim.next(), 'bad json');
+		assertError(await victim.next(), 'unknown command');
+		assertError(await victim.next(), 'bad encoding');
+		await a.closed();
+		await b.closed();
+		p = await victim.request({ command: 'login', id: u.id,
+		    password: u.password });
+		assertFail(p, 'login_return', 'already logged in');
+	});
+});
+
 describe('ws: messages', () => {
 	afterEach(closeAll);
 
