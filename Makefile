@@ -45,7 +45,8 @@ APP_SRCS = fcgi_app/main.c fcgi_app/worker.c fcgi_app/request.c \
 	   fcgi_app/db-account.c fcgi_app/db-throttle.c
 
 # Unit tests: tests/unit/<name>.c plus the sources named in <name>_SRCS.
-UNIT_TESTS = test-utf8 test-packet test-cmd test-tcp-frame test-fcgi-record
+UNIT_TESTS = test-utf8 test-packet test-cmd test-tcp-frame test-fcgi-record test-ws-handshake
+test-ws-handshake_SRCS = push_daemon/ws-handshake.c
 test-fcgi-record_SRCS = push_daemon/fcgi-client.c
 test-tcp-frame_SRCS = push_daemon/frame-tcp.c
 test-cmd_SRCS = fcgi_app/cmd.c fcgi_app/cmd-logon.c fcgi_app/cmd-login.c \
