@@ -42,7 +42,12 @@ APP_SRCS = fcgi_app/main.c fcgi_app/worker.c fcgi_app/request.c \
 	   fcgi_app/api.c fcgi_app/cmd.c fcgi_app/cmd-logon.c \
 	   fcgi_app/cmd-login.c fcgi_app/cmd-logout.c fcgi_app/reply.c \
 	   fcgi_app/packet.c fcgi_app/utf8.c fcgi_app/auth.c fcgi_app/db.c \
-	   fcgi_app/db-account.c fcgi_app/db-throttle.c
+	   fcgi_app/db-account.c fcgi_app/db-throttle.c \
+	   fcgi_app/cmd-add-friend.c fcgi_app/cmd-add-friend-confirm.c \
+	   fcgi_app/cmd-list-friend.c fcgi_app/cmd-send-message.c \
+	   fcgi_app/cmd-ack.c fcgi_app/friend.c fcgi_app/friendlist.c \
+	   fcgi_app/notice.c fcgi_app/event.c fcgi_app/db-friend.c \
+	   fcgi_app/db-message.c fcgi_app/db-presence.c
 
 # Unit tests: tests/unit/<name>.c plus the sources named in <name>_SRCS.
 UNIT_TESTS = test-utf8 test-packet test-cmd test-tcp-frame test-fcgi-record test-ws-handshake
@@ -51,7 +56,13 @@ test-fcgi-record_SRCS = push_daemon/fcgi-client.c
 test-tcp-frame_SRCS = push_daemon/frame-tcp.c
 test-cmd_SRCS = fcgi_app/cmd.c fcgi_app/cmd-logon.c fcgi_app/cmd-login.c \
 	   fcgi_app/cmd-logout.c fcgi_app/reply.c fcgi_app/packet.c \
-	   fcgi_app/utf8.c fcgi_app/auth.c common/log.c common/config.c
+	   fcgi_app/utf8.c fcgi_app/auth.c common/log.c common/config.c \
+	   fcgi_app/cmd-add-friend.c fcgi_app/cmd-add-friend-confirm.c \
+	   fcgi_app/cmd-list-friend.c fcgi_app/cmd-send-message.c \
+	   fcgi_app/cmd-ack.c fcgi_app/friend.c fcgi_app/friendlist.c \
+	   fcgi_app/notice.c
+UNIT_TESTS += test-friendlist
+test-friendlist_SRCS = fcgi_app/friendlist.c
 test-packet_SRCS = fcgi_app/packet.c fcgi_app/utf8.c
 test-utf8_SRCS = fcgi_app/utf8.c
 

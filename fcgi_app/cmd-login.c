@@ -14,6 +14,10 @@
  *   4. account disabled   -- only told to who knows the password.
  *
  * A wrong password or unknown id counts a failure; success clears them.
+ *
+ * Success answers, in order (docs/ARCHITECTURE.md, Delivery): bind,
+ * login_return, fetch.  What waits for the account is sent by that fetch
+ * (event.c), after the bind, so that nothing sent meanwhile is missed.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -53,7 +57,8 @@ cmd_login_success(struct cmd_ctx *ctx, const struct account *a)
 	    cJSON_AddStringToObject(p, "status", "success") == NULL ||
 	    cJSON_AddStringToObject(p, "username", a->username) == NULL)
 		goto fail;
-	rc = reply_self(ctx->reply, p);
+	if ((rc = reply_self(ctx->reply, p)) == 0)
+		rc = reply_fetch(ctx->reply, 0);
 fail:
 	cJSON_Delete(p);
 	return rc == 0 ? CMD_OK : CMD_ERROR;

@@ -3,6 +3,10 @@
  * connection is logged in and that "id" is its account; the connection
  * stays open, logged out.  The logout_return is an extension (the original
  * sent nothing).
+ *
+ * The connection's presence row goes too: the daemon sends "closed" only
+ * for a connection still bound, so nothing else would remove it.  Failing
+ * to do so only leaves a friend shown online; the logout still happens.
  */
 #include <inttypes.h>
 
@@ -22,6 +26,10 @@ const struct cmd_entry cmd_logout_entry = {
 static enum cmd_retval
 cmd_logout_exec(struct cmd_ctx *ctx)
 {
+	if (db_presence_delete(ctx->app->db, ctx->session->node,
+	    ctx->session->conn_id) == -1)
+		log_warnx("%s: conn %" PRIu64 ": presence not removed",
+		    __func__, ctx->session->conn_id);
 	if (reply_unbind(ctx->reply) == -1)
 		return CMD_ERROR;
 	log_debug("%s: conn %" PRIu64 " logged out of %" PRIu64, __func__,

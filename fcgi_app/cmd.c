@@ -16,6 +16,11 @@ static const struct cmd_entry *cmd_table[] = {
 	&cmd_logon_entry,
 	&cmd_login_entry,
 	&cmd_logout_entry,
+	&cmd_add_friend_entry,
+	&cmd_add_friend_confirm_entry,
+	&cmd_list_friend_entry,
+	&cmd_send_message_entry,
+	&cmd_ack_entry,
 	NULL
 };
 
@@ -69,7 +74,8 @@ cmd_fields_ok(const struct cmd_entry *entry, const cJSON *packet)
 /*
  * The gate for a parsed packet naming a known command.  Order: login, then
  * JSON types (a malformed packet is an error whoever sends it), then the
- * self field, then the handler.
+ * self field, then the handler.  A CMD_SILENT command is never answered:
+ * whatever would refuse it drops it instead (CMD_OK, nothing queued).
  */
 enum cmd_retval
 cmd_run(struct app *app, const struct session *s,
@@ -78,15 +84,16 @@ cmd_run(struct app *app, const struct session *s,
 	struct cmd_ctx	 ctx = { entry, s, packet, r, app };
 	enum cmd_retval	 rv;
 	uint64_t	 id;
+	int		 silent = entry->flags & CMD_SILENT;
 
 	if ((entry->flags & CMD_LOGGED_IN) && s->account == 0)
-		return cmd_fail(&ctx, "not logged in");
+		return silent ? CMD_OK : cmd_fail(&ctx, "not logged in");
 	if (!cmd_fields_ok(entry, packet))
 		goto reject;
 	if (entry->self != NULL &&
 	    (packet_get_id(packet, entry->self, &id) != PACKET_ID_OK ||
 	    id != s->account))
-		return cmd_fail(&ctx, "src is not you");
+		return silent ? CMD_OK : cmd_fail(&ctx, "src is not you");
 
 	rv = entry->exec(&ctx);
 	if (rv != CMD_ERROR)
@@ -94,11 +101,13 @@ cmd_run(struct app *app, const struct session *s,
 	log_warnx("conn %" PRIu64 " account %" PRIu64 ": %s failed",
 	    s->conn_id, s->account, entry->name);
 	reply_clear(r);
-	if (reply_return(r, entry->name, "server error") == -1)
+	if (!silent && reply_return(r, entry->name, "server error") == -1)
 		log_warnx("%s: cannot build the answer", __func__);
 	return CMD_ERROR;
 
 reject:
+	if (silent)
+		return CMD_OK;
 	if (reply_error(r, "bad request") == -1)
 		return CMD_ERROR;
 	return CMD_REJECT;
@@ -153,4 +162,25 @@ cmd_fail(struct cmd_ctx *ctx, const char *detail)
 	if (reply_return(ctx->reply, ctx->entry->name, detail) == -1)
 		return CMD_ERROR;
 	return CMD_FAIL;
+}
+
+/*
+ * Runs fn inside one database transaction: committed only if fn answered
+ * CMD_OK, rolled back otherwise.  What fn queued for the daemon before a
+ * failed commit is dropped by the gate with the CMD_ERROR, so nothing is
+ * announced that was not stored.
+ */
+enum cmd_retval
+cmd_transaction(struct cmd_ctx *ctx, enum cmd_retval (*fn)(struct cmd_ctx *))
+{
+	enum cmd_retval	rv;
+
+	if (db_begin(ctx->app->db) == -1)
+		return CMD_ERROR;
+	rv = fn(ctx);
+	if (rv == CMD_OK && db_commit(ctx->app->db) == -1)
+		rv = CMD_ERROR;
+	if (rv != CMD_OK)
+		db_rollback(ctx->app->db);
+	return rv;
 }

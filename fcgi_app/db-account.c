@@ -1,5 +1,6 @@
 /*
- * The users table: creating an account and reading one for login.
+ * The users table: creating an account, reading one for login, locking one
+ * for a transaction.
  */
 #include <string.h>
 
@@ -57,4 +58,38 @@ db_account_get(struct db *db, uint64_t id, struct account *a)
 	a->username[ulen] = '\0';
 	a->hash[hlen] = '\0';
 	return 1;
+}
+
+static const char sql_account_lock[] =
+    "SELECT username FROM users WHERE id = ? FOR UPDATE";
+
+/*
+ * Inside a transaction: locks the account's row until the end of it, so
+ * that commands touching the same accounts run one after the other.  1 and
+ * username (USERNAME_SIZE, may be NULL) when it exists, 0 when not, -1 on
+ * error.
+ */
+int
+db_account_lock(struct db *db, uint64_t id, char *username)
+{
+	MYSQL_BIND	 params[1], result[1];
+	MYSQL_STMT	*st;
+	char		 name[USERNAME_SIZE];
+	unsigned long	 nlen = 0;
+	int		 found;
+
+	memset(params, 0, sizeof(params));
+	memset(result, 0, sizeof(result));
+	db_bind_u64(&params[0], &id);
+	db_bind_buf(&result[0], name, sizeof(name) - 1, &nlen);
+	st = db_exec(db, DB_ACCOUNT_LOCK, sql_account_lock, params, result);
+	if (st == NULL)
+		return -1;
+	found = db_fetch(st);
+	db_done(st);
+	if (found == 1 && username != NULL) {
+		name[nlen] = '\0';
+		memcpy(username, name, nlen + 1);
+	}
+	return found;
 }

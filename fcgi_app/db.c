@@ -5,10 +5,13 @@
  * all are closed, the connection is made again, the statement re-prepared
  * and run once more.
  *
- * The retry is safe for single statements under autocommit, which is all
- * there is so far.  Statements inside an explicit transaction must not be
- * retried one by one (the transaction is gone with the connection).
+ * The retry is safe for single statements under autocommit only.  Inside
+ * an explicit transaction (db_begin() .. db_commit()) a lost connection
+ * takes the transaction's earlier statements with it, so nothing is
+ * retried: the transaction is marked broken, every later statement and the
+ * commit fail, and the caller answers "server error" (nothing was done).
  */
+#include <stdio.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
@@ -26,6 +29,9 @@
 static const char db_init_sql[] = "SET time_zone = '+00:00'";
 
 static const char sql_ping[] = "SELECT 1";
+
+/* Texts without values, so plain queries rather than prepared ones. */
+static const char sql_begin[] = "START TRANSACTION";
 
 static void
 db_disconnect(struct db *db)
@@ -151,20 +157,96 @@ db_exec(struct db *db, enum db_stmt_id id, const char *sql,
 	unsigned int	err;
 	int		tries;
 
+	if (db->in_tx && (db->tx_broken || db->conn == NULL))
+		return NULL;
 	for (tries = 0; tries < 2; tries++) {
 		if ((err = db_try(db, id, sql, params, result)) == 0)
 			return db->stmt[id];
-		if (!db_lost(err)) {
+		if (!db_lost(err) || db->in_tx) {
+			db->tx_broken = db->in_tx;
 			/* Prepared again next time, in case it is the cause. */
 			if (db->stmt[id] != NULL)
 				mysql_stmt_close(db->stmt[id]);
 			db->stmt[id] = NULL;
+			if (db_lost(err))
+				db_disconnect(db);
 			return NULL;
 		}
 		log_info("database connection lost");
 		db_disconnect(db);
 	}
 	return NULL;
+}
+
+/*
+ * Starts a transaction.  Nothing has been done in it yet, so a lost
+ * connection is made again and the start tried once more.
+ */
+int
+db_begin(struct db *db)
+{
+	unsigned int	err = 0;
+	int		tries;
+
+	/* START TRANSACTION would silently commit a transaction left open. */
+	if (db->in_tx) {
+		log_warnx("%s: a transaction was left open", __func__);
+		db_rollback(db);
+	}
+	for (tries = 0; tries < 2; tries++) {
+		if (db->conn == NULL && db_connect(db) == -1)
+			return -1;
+		if (mysql_real_query(db->conn, sql_begin,
+		    sizeof(sql_begin) - 1) == 0) {
+			db->in_tx = 1;
+			db->tx_broken = 0;
+			return 0;
+		}
+		err = mysql_errno(db->conn);
+		log_warnx("database: %s", mysql_error(db->conn));
+		db_disconnect(db);
+		if (!db_lost(err))
+			return -1;
+	}
+	return -1;
+}
+
+/*
+ * Commits; -1 if the transaction broke or the commit failed, in which case
+ * it has been rolled back (or its connection is gone, which also rolls it
+ * back, unless the server committed just before losing us: a retrying
+ * client may then store a message twice, as at-least-once allows).
+ */
+int
+db_commit(struct db *db)
+{
+	int	broken = db->tx_broken;
+
+	if (!db->in_tx)
+		return -1;
+	if (!broken && db->conn != NULL && mysql_commit(db->conn) == 0) {
+		db->in_tx = 0;
+		return 0;
+	}
+	if (!broken && db->conn != NULL)
+		log_warnx("database: commit: %s", mysql_error(db->conn));
+	db_rollback(db);
+	return -1;
+}
+
+/* Ends a transaction without its changes; safe after a failed commit. */
+void
+db_rollback(struct db *db)
+{
+	if (!db->in_tx)
+		return;
+	db->in_tx = 0;
+	db->tx_broken = 0;
+	if (db->conn == NULL || mysql_rollback(db->conn) == 0)
+		return;
+	log_warnx("database: rollback: %s", mysql_error(db->conn));
+	/* A connection in an unknown state is not used again. */
+	db_disconnect(db);
 }
 
 /* 1 for a row, 0 at the end, -1 on error. */
@@ -245,4 +327,22 @@ db_bind_buf(MYSQL_BIND *b, char *buf, size_t size, unsigned long *len)
 	b->buffer = buf;
 	b->buffer_length = size;
 	b->length = len;
+}
+
+/* A DATETIME input or output. */
+void
+db_bind_time(MYSQL_BIND *b, MYSQL_TIME *t)
+{
+	b->buffer_type = MYSQL_TYPE_DATETIME;
+	b->buffer = t;
+	b->buffer_length = sizeof(*t);
+}
+
+/* t (UTC, as every session's time zone is) in ISO 8601: TIME_STR_SIZE. */
+void
+db_time_format(const MYSQL_TIME *t, char *buf, size_t size)
+{
+	snprintf(buf, size, "%04u-%02u-%02uT%02u:%02u:%02uZ", t->year % 10000,
+	    t->month % 100, t->day % 100, t->hour % 100, t->minute % 100,
+	    t->second % 100);
 }

@@ -23,6 +23,26 @@ enum db_stmt_id {
 	DB_LOGIN_FAILURES_CLEAR,
 	DB_REGISTRATIONS_GET,
 	DB_REGISTRATION_ADD,
+	DB_ACCOUNT_LOCK,
+	DB_FRIENDSHIP_GET,
+	DB_FRIENDSHIP_PUT,
+	DB_FRIENDS_LIST,
+	DB_REQUEST_GET,
+	DB_REQUEST_PUT,
+	DB_REQUEST_DELETE,
+	DB_REQUESTS_SENT,
+	DB_REQUESTS_TO,
+	DB_RESULT_ADD,
+	DB_RESULTS_WAITING,
+	DB_RESULT_DELIVERED,
+	DB_MESSAGE_ADD,
+	DB_MESSAGES_UNDELIVERED,
+	DB_MESSAGES_UNACKED,
+	DB_MESSAGE_DELIVERED,
+	DB_MESSAGE_ACK,
+	DB_PRESENCE_PUT,
+	DB_PRESENCE_DELETE,
+	DB_PRESENCE_CLEAR,
 	DB_STMT_COUNT
 };
 
@@ -30,6 +50,8 @@ struct db {
 	const struct config	*cf;
 	MYSQL			*conn;	/* NULL while disconnected */
 	MYSQL_STMT		*stmt[DB_STMT_COUNT];	/* prepared lazily */
+	int			 in_tx;		/* between db_begin and end */
+	int			 tx_broken;	/* a statement in it failed */
 };
 
 MYSQL_STMT	*db_exec(struct db *, enum db_stmt_id, const char *sql,
@@ -40,5 +62,7 @@ void		 db_bind_u64(MYSQL_BIND *, const uint64_t *);
 void		 db_bind_int(MYSQL_BIND *, int *);
 void		 db_bind_str(MYSQL_BIND *, const char *, unsigned long *len);
 void		 db_bind_buf(MYSQL_BIND *, char *, size_t, unsigned long *len);
+void		 db_bind_time(MYSQL_BIND *, MYSQL_TIME *);
+void		 db_time_format(const MYSQL_TIME *, char *, size_t);
 
 #endif

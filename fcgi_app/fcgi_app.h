@@ -20,6 +20,8 @@
 #include "limits.h"
 
 struct db;
+struct friend_request;
+struct friend_result;
 
 /*
  * Who sent a packet, as the daemon told us (CHAT_* params).  For /api
@@ -32,6 +34,7 @@ struct session {
 	int		 ack_mode;		/* bound with "ack": true */
 	char		 remote_addr[64];	/* client address, may be "" */
 	char		 node[64];		/* the daemon's node_name */
+	char		 transport[8];		/* "ws", "tcp", or "" */
 };
 
 /* What one worker process holds; owned by worker.c. */
@@ -43,7 +46,7 @@ struct app {
 /* request.c */
 enum request_kind {
 	REQUEST_PACKET,			/* body: one client packet */
-	REQUEST_EVENT,			/* closed, started, written */
+	REQUEST_EVENT,			/* fetch, written, closed, started */
 	REQUEST_HTTP,			/* /api from nginx */
 };
 
@@ -77,6 +80,7 @@ enum packet_id {
 	PACKET_ID_BAD_TYPE,		/* missing, or not a string/number */
 };
 cJSON		*packet_parse(const char *, size_t, const char **detail);
+enum packet_id	 packet_item_id(const cJSON *, uint64_t *);
 const char	*packet_command(const cJSON *);
 const char	*packet_get_str(const cJSON *, const char *name);
 enum packet_id	 packet_get_id(const cJSON *, const char *name, uint64_t *);
@@ -91,6 +95,9 @@ void		 reply_free(struct reply *);
 void		 reply_clear(struct reply *);
 int		 reply_self(struct reply *, cJSON *);
 int		 reply_account(struct reply *, uint64_t, cJSON *);
+int		 reply_send_tracked(struct reply *, uint64_t account, cJSON *,
+		    char kind, uint64_t id);
+int		 reply_fetch(struct reply *, uint64_t after);
 int		 reply_bind(struct reply *, uint64_t, int ack);
 int		 reply_unbind(struct reply *);
 int		 reply_close(struct reply *);
@@ -109,6 +116,7 @@ enum cmd_retval {
 };
 
 #define CMD_LOGGED_IN	0x1		/* refused before login */
+#define CMD_SILENT	0x2		/* never answered, even to refuse */
 
 enum cmd_field_type {
 	FIELD_STRING,
@@ -144,6 +152,11 @@ struct cmd_ctx {
 extern const struct cmd_entry	cmd_logon_entry;
 extern const struct cmd_entry	cmd_login_entry;
 extern const struct cmd_entry	cmd_logout_entry;
+extern const struct cmd_entry	cmd_add_friend_entry;
+extern const struct cmd_entry	cmd_add_friend_confirm_entry;
+extern const struct cmd_entry	cmd_list_friend_entry;
+extern const struct cmd_entry	cmd_send_message_entry;
+extern const struct cmd_entry	cmd_ack_entry;
 
 const struct cmd_entry	*cmd_find(const char *);
 enum cmd_retval	 cmd_dispatch(struct app *, const struct session *,
@@ -152,6 +165,17 @@ enum cmd_retval	 cmd_run(struct app *, const struct session *,
 		    const struct cmd_entry *, const cJSON *, struct reply *);
 enum cmd_retval	 cmd_success(struct cmd_ctx *);
 enum cmd_retval	 cmd_fail(struct cmd_ctx *, const char *detail);
+enum cmd_retval	 cmd_transaction(struct cmd_ctx *,
+		    enum cmd_retval (*)(struct cmd_ctx *));
+
+/* friend.c: what add_friend and add_friend_confirm share */
+int		 friend_status_parse(const char *, int *);
+int		 friend_lock(struct db *, uint64_t, uint64_t, int *found_b,
+		    char *username_a);
+int		 friend_make(struct db *, const struct friend_request *,
+		    int answer_status, uint64_t *result_id);
+int		 friend_notify(struct reply *, const struct friend_result *,
+		    uint64_t answerer);
 
 /* api.c: an HTTP answer; body is owned by the caller of api_handle() */
 struct api_answer {
@@ -169,9 +193,12 @@ int	 auth_hash(const struct config *, const char *, char *out);
 int	 auth_verify(const char *hash, const char *password);
 
 /* db.c, db-*.c: handlers see nothing but these */
+#define USERNAME_SIZE	(32 * 4 + 1)	/* 32 code points of UTF-8, NUL */
+#define TIME_STR_SIZE	21		/* "YYYY-MM-DDTHH:MM:SSZ", NUL */
+
 struct account {
 	uint64_t	id;
-	char		username[32 * 4 + 1];	/* 32 code points of UTF-8 */
+	char		username[USERNAME_SIZE];
 	char		hash[AUTH_HASH_MAX];
 	int		disabled;
 };
@@ -187,6 +214,89 @@ int		 db_login_failure_add(struct db *, uint64_t);
 int		 db_login_failures_clear(struct db *, uint64_t);
 int		 db_registrations(struct db *, const char *addr, int *count);
 int		 db_registration_add(struct db *, const char *addr);
+int		 db_begin(struct db *);
+int		 db_commit(struct db *);
+void		 db_rollback(struct db *);
+int		 db_account_lock(struct db *, uint64_t, char *username);
+
+/* One entry of a friend list; friendlist.c splits them into packets. */
+struct friend {
+	uint64_t	id;
+	char		username[USERNAME_SIZE];
+	int		status;			/* 0 normal, 1 special follow */
+	int		online;			/* a presence row exists */
+};
+
+/* A pending request, as its recipient is sent it. */
+struct friend_request {
+	uint64_t	from;
+	uint64_t	to;
+	int		status;			/* from's view of to */
+	char		username[USERNAME_SIZE]; /* from's */
+};
+
+/* The answer to a request, stored for the requester (src). */
+struct friend_result {
+	uint64_t	id;
+	uint64_t	src;			/* who asked */
+	uint64_t	dst;			/* who answered */
+	int		confirmed;		/* 0: rejected */
+};
+
+/* A message; body is owned by whoever fills the struct. */
+struct message {
+	uint64_t	 id;
+	uint64_t	 src;
+	uint64_t	 dst;
+	char		 time[TIME_STR_SIZE];
+	const char	*body;
+};
+
+/* A connection logged in at node, as list_friend's "online" sees it. */
+struct presence {
+	const char	*node;
+	uint64_t	 conn_id;
+	uint64_t	 account;
+	int		 ack_mode;
+	const char	*transport;
+};
+
+int	 db_friendship_get(struct db *, uint64_t, uint64_t, int *status);
+int	 db_friendship_put(struct db *, uint64_t, uint64_t, int status);
+int	 db_friends_list(struct db *, uint64_t, struct friend **, size_t *);
+int	 db_request_get(struct db *, uint64_t from, uint64_t to, int *status);
+int	 db_request_put(struct db *, uint64_t from, uint64_t to, int status);
+int	 db_request_delete(struct db *, uint64_t from, uint64_t to);
+int	 db_requests_sent(struct db *, uint64_t from, int *count);
+int	 db_requests_to(struct db *, uint64_t to,
+	    int (*)(void *, const struct friend_request *), void *);
+int	 db_result_add(struct db *, uint64_t to, const struct friend_result *,
+	    uint64_t *id);
+int	 db_results_waiting(struct db *, uint64_t to,
+	    int (*)(void *, const struct friend_result *), void *);
+int	 db_result_delivered(struct db *, uint64_t to, uint64_t id);
+int	 db_message_add(struct db *, struct message *);
+int	 db_messages_waiting(struct db *, uint64_t to, int acked,
+	    uint64_t after, int limit,
+	    int (*)(void *, const struct message *), void *);
+int	 db_message_delivered(struct db *, uint64_t to, uint64_t id);
+int	 db_message_ack(struct db *, uint64_t to, uint64_t id);
+int	 db_presence_put(struct db *, const struct presence *);
+int	 db_presence_delete(struct db *, const char *node, uint64_t conn_id);
+int	 db_presence_clear(struct db *, const char *node);
+
+/* notice.c: packets the server sends unasked, live or by a fetch */
+cJSON	*notice_friend_request(const struct friend_request *);
+cJSON	*notice_friend_result(const struct friend_result *);
+cJSON	*notice_message(const struct message *);
+int	 notice_message_fits(uint64_t src, uint64_t dst, const char *body);
+
+/* friendlist.c: a friend list as list_friend_return packets */
+int	 friendlist_packets(uint64_t id, const struct friend *, size_t,
+	    int (*emit)(void *, cJSON *), void *);
+
+/* event.c: the daemon's connection events */
+int	 event_handle(struct app *, const struct request *, struct reply *);
 
 /* worker.c */
 void	 worker_main(const struct config *, int listen_fd);

@@ -101,16 +101,14 @@ packet_id_parse(const char *s, uint64_t *id)
 }
 
 /*
- * An id field, sent as a string (the original clients) or a number.  A
- * number must be a positive integer small enough to be exact.
+ * An id, sent as a string (the original clients) or a number.  A number
+ * must be a positive integer small enough to be exact.
  */
 enum packet_id
-packet_get_id(const cJSON *root, const char *name, uint64_t *id)
+packet_item_id(const cJSON *item, uint64_t *id)
 {
-	const cJSON	*item;
-	double		 d;
+	double	d;
 
-	item = cJSON_GetObjectItemCaseSensitive(root, name);
 	if (cJSON_IsString(item) && item->valuestring != NULL) {
 		if (packet_id_parse(item->valuestring, id) == -1)
 			return PACKET_ID_BAD_VALUE;
@@ -123,6 +121,14 @@ packet_get_id(const cJSON *root, const char *name, uint64_t *id)
 		return PACKET_ID_BAD_VALUE;
 	*id = (uint64_t)d;
 	return PACKET_ID_OK;
+}
+
+/* The id field name of root (see packet_item_id()). */
+enum packet_id
+packet_get_id(const cJSON *root, const char *name, uint64_t *id)
+{
+	return packet_item_id(cJSON_GetObjectItemCaseSensitive(root, name),
+	    id);
 }
 
 /*

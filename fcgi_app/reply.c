@@ -91,13 +91,16 @@ reply_add_id(cJSON *a, const char *name, uint64_t id)
 
 /*
  * Queues packet for this connection (account 0) or for every connection of
- * an account.  -1 if it does not fit in PACKET_MAX bytes or memory ran out;
- * the caller still owns packet.
+ * an account, with the track "<kind><id>" when kind is not 0, so that the
+ * daemon reports when it has been written.  -1 if it does not fit in
+ * PACKET_MAX bytes or memory ran out; the caller still owns packet.
  */
-static int
-reply_send(struct reply *r, uint64_t account, cJSON *packet)
+int
+reply_send_tracked(struct reply *r, uint64_t account, cJSON *packet,
+    char kind, uint64_t id)
 {
 	char	 buf[PACKET_MAX + REPLY_PRINT_SLACK];
+	char	 track[ID_STR_MAX + 1];
 	cJSON	*a;
 
 	if (!cJSON_PrintPreallocated(packet, buf, sizeof(buf), 0) ||
@@ -109,6 +112,11 @@ reply_send(struct reply *r, uint64_t account, cJSON *packet)
 		goto fail;
 	if (cJSON_AddStringToObject(a, ENV_DATA, buf) == NULL)
 		goto fail;
+	if (kind != 0) {
+		snprintf(track, sizeof(track), "%c%" PRIu64, kind, id);
+		if (cJSON_AddStringToObject(a, ENV_TRACK_FIELD, track) == NULL)
+			goto fail;
+	}
 	return reply_push(r, a);
 fail:
 	cJSON_Delete(a);
@@ -118,13 +126,31 @@ fail:
 int
 reply_self(struct reply *r, cJSON *packet)
 {
-	return reply_send(r, 0, packet);
+	return reply_send_tracked(r, 0, packet, 0, 0);
 }
 
 int
 reply_account(struct reply *r, uint64_t account, cJSON *packet)
 {
-	return reply_send(r, account, packet);
+	return reply_send_tracked(r, account, packet, 0, 0);
+}
+
+/*
+ * Asks the daemon for a fetch event next, before the connection's next
+ * packet; after is the cursor the event will carry (0: the first page).
+ */
+int
+reply_fetch(struct reply *r, uint64_t after)
+{
+	cJSON	*a;
+
+	if ((a = reply_action(ENV_OP_FETCH)) == NULL)
+		return -1;
+	if (after != 0 && reply_add_id(a, ENV_AFTER_FIELD, after) == -1) {
+		cJSON_Delete(a);
+		return -1;
+	}
+	return reply_push(r, a);
 }
 
 int

@@ -73,6 +73,7 @@ request_session(FCGX_Request *fr, struct request *req, const char **errstr)
 	request_param(fr, ENV_REMOTE_ADDR, s->remote_addr,
 	    sizeof(s->remote_addr));
 	request_param(fr, ENV_NODE, s->node, sizeof(s->node));
+	request_param(fr, ENV_TRANSPORT, s->transport, sizeof(s->transport));
 	request_param(fr, ENV_EVENT, req->event, sizeof(req->event));
 	/* The envelope always names the event; a missing one is a packet. */
 	if (req->event[0] == '\0' ||

@@ -14,8 +14,6 @@
 #include "fcgi_app.h"
 #include "log.h"
 
-static const char worker_no_actions[] = "{\"actions\":[]}";
-
 /* A packet from the daemon: the gate's answer as a list of actions. */
 static void
 worker_packet(struct app *app, FCGX_Request *fr, const struct request *req)
@@ -46,16 +44,27 @@ fail:
 }
 
 /*
- * closed and started change no state yet (presence comes with the next
- * commands); written is reserved.  All are answered with no actions.
+ * A connection event (event.c).  One that fails answers 500: the daemon
+ * logs it, and whatever it was about stays waiting in the database.
  */
 static void
-worker_event(FCGX_Request *fr, const struct request *req)
+worker_event(struct app *app, FCGX_Request *fr, const struct request *req)
 {
-	log_debug("%s: conn %" PRIu64 ": %s", __func__, req->session.conn_id,
-	    req->event);
-	(void)request_answer(fr, 200, NULL, worker_no_actions,
-	    strlen(worker_no_actions));
+	struct reply	*r;
+	char		*body = NULL;
+
+	if ((r = reply_new()) == NULL ||
+	    event_handle(app, req, r) == -1 ||
+	    (body = reply_render(r)) == NULL) {
+		log_warnx("conn %" PRIu64 ": %s event failed",
+		    req->session.conn_id, req->event);
+		reply_free(r);
+		(void)request_answer(fr, 500, NULL, NULL, 0);
+		return;
+	}
+	reply_free(r);
+	(void)request_answer(fr, 200, NULL, body, strlen(body));
+	free(body);
 }
 
 static void
@@ -88,12 +97,14 @@ worker_serve(struct app *app, FCGX_Request *fr, struct request *req)
 		worker_packet(app, fr, req);
 		break;
 	case REQUEST_EVENT:
-		worker_event(fr, req);
+		worker_event(app, fr, req);
 		break;
 	case REQUEST_HTTP:
 		worker_http(app, fr, req);
 		break;
 	}
+	/* A handler that left a transaction open must not leak it on. */
+	db_rollback(app->db);
 }
 
 /* Runs in the forked child; never returns. */

@@ -1,7 +1,8 @@
 /*
- * fcgi_app/cmd.c, the gate, with logon, login and logout over a stub
- * database: what each packet is answered, as the daemon receives it.
+ * fcgi_app/cmd.c, the gate, with every command over a stub database: what
+ * each packet is answered, as the daemon receives it.
  */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -15,7 +16,12 @@
 #include "../../fcgi_app/fcgi_app.h"
 #include "log.h"
 
-/* The stub database: one account, one failure counter, a down switch. */
+/*
+ * The stub database: accounts 10000 (alice, who can log in), 10001 and
+ * 10002; one failure counter; friendships and requests in small tables;
+ * a down switch.
+ */
+#define STUB_ROWS	16
 static struct {
 	int		down;
 	char		hash[AUTH_HASH_MAX];
@@ -24,6 +30,16 @@ static struct {
 	uint64_t	failed_id;
 	int		failures;
 	int		registrations;
+
+	/* friendships, requests: (a, b, status) rows */
+	struct stub_row { uint64_t a, b; int status; } friends[STUB_ROWS],
+			requests[STUB_ROWS];
+	size_t		nfriends, nrequests;
+	uint64_t	next_result;
+	uint64_t	next_message;
+	uint64_t	acked[STUB_ROWS];
+	size_t		nacked;
+	int		in_tx, commits, rollbacks;
 } stub;
 
 static struct config	cf;
@@ -109,6 +125,206 @@ db_registration_add(struct db *db, const char *addr)
 	(void)db;
 	(void)addr;
 	stub.registrations++;
+	return 0;
+}
+
+int
+db_presence_delete(struct db *db, const char *node, uint64_t conn_id)
+{
+	(void)db;
+	(void)node;
+	(void)conn_id;
+	return stub.down ? -1 : 0;
+}
+
+int
+db_begin(struct db *db)
+{
+	(void)db;
+	if (stub.down)
+		return -1;
+	assert_false(stub.in_tx);
+	stub.in_tx = 1;
+	return 0;
+}
+
+int
+db_commit(struct db *db)
+{
+	(void)db;
+	assert_true(stub.in_tx);
+	stub.in_tx = 0;
+	stub.commits++;
+	return 0;
+}
+
+void
+db_rollback(struct db *db)
+{
+	(void)db;
+	if (stub.in_tx)
+		stub.rollbacks++;
+	stub.in_tx = 0;
+}
+
+int
+db_account_lock(struct db *db, uint64_t id, char *username)
+{
+	(void)db;
+	assert_true(stub.in_tx);
+	if (id < 10000 || id > 10002)
+		return 0;
+	if (username != NULL)
+		snprintf(username, USERNAME_SIZE, "%s",
+		    id == 10000 ? "alice" : id == 10001 ? "bob" : "carol");
+	return 1;
+}
+
+static struct stub_row *
+stub_find(struct stub_row *rows, size_t n, uint64_t a, uint64_t b)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if (rows[i].a == a && rows[i].b == b)
+			return &rows[i];
+	return NULL;
+}
+
+static void
+stub_put(struct stub_row *rows, size_t *n, uint64_t a, uint64_t b,
+    int status)
+{
+	struct stub_row	*r;
+
+	if ((r = stub_find(rows, *n, a, b)) == NULL) {
+		assert_true(*n < STUB_ROWS);
+		r = &rows[(*n)++];
+	}
+	r->a = a;
+	r->b = b;
+	r->status = status;
+}
+
+int
+db_friendship_get(struct db *db, uint64_t a, uint64_t b, int *status)
+{
+	struct stub_row	*r;
+
+	(void)db;
+	if (stub.down)
+		return -1;
+	if ((r = stub_find(stub.friends, stub.nfriends, a, b)) == NULL)
+		return 0;
+	*status = r->status;
+	return 1;
+}
+
+int
+db_friendship_put(struct db *db, uint64_t a, uint64_t b, int status)
+{
+	(void)db;
+	stub_put(stub.friends, &stub.nfriends, a, b, status);
+	return 0;
+}
+
+int
+db_friends_list(struct db *db, uint64_t a, struct friend **list, size_t *n)
+{
+	size_t	i;
+
+	(void)db;
+	if (stub.down)
+		return -1;
+	*n = 0;
+	assert_non_null(*list = calloc(STUB_ROWS, sizeof(**list)));
+	for (i = 0; i < stub.nfriends; i++) {
+		if (stub.friends[i].a != a)
+			continue;
+		(*list)[*n].id = stub.friends[i].b;
+		snprintf((*list)[*n].username, USERNAME_SIZE, "%s",
+		    stub.friends[i].b == 10001 ? "bob" : "carol");
+		(*list)[*n].status = stub.friends[i].status;
+		(*list)[*n].online = stub.friends[i].b == 10001;
+		(*n)++;
+	}
+	return 0;
+}
+
+int
+db_request_get(struct db *db, uint64_t from, uint64_t to, int *status)
+{
+	struct stub_row	*r;
+
+	(void)db;
+	if ((r = stub_find(stub.requests, stub.nrequests, from, to)) == NULL)
+		return 0;
+	*status = r->status;
+	return 1;
+}
+
+int
+db_request_put(struct db *db, uint64_t from, uint64_t to, int status)
+{
+	(void)db;
+	stub_put(stub.requests, &stub.nrequests, from, to, status);
+	return 0;
+}
+
+int
+db_request_delete(struct db *db, uint64_t from, uint64_t to)
+{
+	struct stub_row	*r;
+
+	(void)db;
+	if ((r = stub_find(stub.requests, stub.nrequests, from, to)) != NULL)
+		*r = stub.requests[--stub.nrequests];
+	return 0;
+}
+
+int
+db_requests_sent(struct db *db, uint64_t from, int *count)
+{
+	size_t	i;
+
+	(void)db;
+	*count = 0;
+	for (i = 0; i < stub.nrequests; i++)
+		*count += stub.requests[i].a == from;
+	return 0;
+}
+
+int
+db_result_add(struct db *db, uint64_t to, const struct friend_result *res,
+    uint64_t *id)
+{
+	(void)db;
+	assert_true(stub.in_tx);
+	assert_int_equal(to, res->src);
+	*id = ++stub.next_result;
+	return 0;
+}
+
+int
+db_message_add(struct db *db, struct message *m)
+{
+	(void)db;
+	if (stub.down)
+		return -1;
+	m->id = ++stub.next_message;
+	snprintf(m->time, sizeof(m->time), "2026-11-26T22:01:31Z");
+	return 0;
+}
+
+int
+db_message_ack(struct db *db, uint64_t to, uint64_t id)
+{
+	(void)db;
+	if (stub.down)
+		return -1;
+	assert_int_equal(to, 10001);
+	assert_true(stub.nacked < STUB_ROWS);
+	stub.acked[stub.nacked++] = id;
 	return 0;
 }
 
@@ -209,7 +425,8 @@ test_login(void **state)
 	    "\"password\":\"correct horse\",\"ack\":true}", CMD_OK,
 	    "{\"actions\":[{\"op\":\"bind\",\"account\":\"10000\",\"ack\":true},"
 	    "{\"op\":\"send\",\"data\":\"{\\\"command\\\":\\\"login_return\\\","
-	    "\\\"status\\\":\\\"success\\\",\\\"username\\\":\\\"alice\\\"}\"}]}");
+	    "\\\"status\\\":\\\"success\\\",\\\"username\\\":\\\"alice\\\"}\"},"
+	    "{\"op\":\"fetch\"}]}");
 	check(10000, "{\"command\":\"login\",\"id\":\"10000\","
 	    "\"password\":\"correct horse\"}", CMD_FAIL,
 	    FAIL("login", "already logged in"));
@@ -287,6 +504,382 @@ test_server_error(void **state)
 	    "\\\"status\\\":\\\"success\\\"}\"}]}");
 }
 
+/*
+ * Runs body on a connection bound to account (0: none), checks the gate's
+ * verdict and returns the daemon's answer parsed: {"actions":[...]}.
+ */
+static cJSON *
+run(uint64_t account, const char *body, enum cmd_retval want_rv)
+{
+	struct session	 s;
+	struct reply	*r;
+	cJSON		*root;
+	char		*out;
+
+	memset(&s, 0, sizeof(s));
+	s.conn_id = 1;
+	s.account = account;
+	assert_non_null(r = reply_new());
+	assert_int_equal(cmd_dispatch(&app, &s, body, strlen(body), r),
+	    want_rv);
+	assert_non_null(out = reply_render(r));
+	assert_non_null(root = cJSON_Parse(out));
+	free(out);
+	reply_free(r);
+	assert_false(stub.in_tx);
+	return root;
+}
+
+static int
+actions(const cJSON *root)
+{
+	return cJSON_GetArraySize(cJSON_GetObjectItem(root, "actions"));
+}
+
+/* Action i is a send to account (NULL: this connection) of data. */
+static void
+want_send(const cJSON *root, int i, const char *account, const char *track,
+    const char *data)
+{
+	const cJSON	*a, *v;
+
+	a = cJSON_GetArrayItem(cJSON_GetObjectItem(root, "actions"), i);
+	assert_non_null(a);
+	assert_string_equal(cJSON_GetObjectItem(a, "op")->valuestring, "send");
+	v = cJSON_GetObjectItem(a, "account");
+	if (account == NULL)
+		assert_null(v);
+	else
+		assert_string_equal(v->valuestring, account);
+	v = cJSON_GetObjectItem(a, "track");
+	if (track == NULL)
+		assert_null(v);
+	else
+		assert_string_equal(v->valuestring, track);
+	if (data != NULL)
+		assert_string_equal(cJSON_GetObjectItem(a, "data")->valuestring,
+		    data);
+}
+
+/* The one answer is a fail (or error, cmd "error") with detail. */
+static void
+want_fail(uint64_t account, const char *body, const char *cmd,
+    const char *detail)
+{
+	char	 want[256];
+	cJSON	*root;
+	int	 err = strcmp(cmd, "error") == 0;
+
+	snprintf(want, sizeof(want), "{\"command\":\"%s%s\",\"status\":"
+	    "\"fail\",\"detail\":\"%s\"}", cmd, err ? "" : "_return", detail);
+	root = run(account, body, err ? CMD_REJECT : CMD_FAIL);
+	assert_int_equal(actions(root), 1);
+	want_send(root, 0, NULL, NULL, want);
+	cJSON_Delete(root);
+}
+
+#define ADD(src, dst, st)	"{\"command\":\"add_friend\",\"src\":" src \
+				",\"dst\":" dst ",\"status\":" st "}"
+#define OK_RETURN(c)		"{\"command\":\"" c "_return\"," \
+				"\"status\":\"success\"}"
+#define CONFIRMED(a, b)		"{\"command\":\"add_friend_confirm_return\"," \
+				"\"status\":\"success\",\"src\":\"" a "\"," \
+				"\"dst\":\"" b "\"}"
+
+static void
+test_add_friend(void **state)
+{
+	cJSON	*root;
+
+	(void)state;
+	root = run(10000, ADD("\"10000\"", "10001", "\"0\""), CMD_OK);
+	assert_int_equal(actions(root), 2);
+	want_send(root, 0, NULL, NULL, OK_RETURN("add_friend"));
+	want_send(root, 1, "10001", NULL, "{\"command\":\"add_friend\","
+	    "\"src\":\"10000\",\"dst\":\"10001\",\"status\":\"0\","
+	    "\"message\":\"confirm_one_way\",\"username\":\"alice\"}");
+	cJSON_Delete(root);
+	/* Asking again replaces the status and forwards it again. */
+	root = run(10000, ADD("10000", "\"10001\"", "\"1\""), CMD_OK);
+	assert_int_equal(actions(root), 2);
+	assert_int_equal(stub.nrequests, 1);
+	assert_int_equal(stub.requests[0].status, 1);
+	assert_int_equal(stub.commits, 2);
+	cJSON_Delete(root);
+}
+
+static void
+test_add_friend_details(void **state)
+{
+	(void)state;
+	want_fail(0, ADD("\"10000\"", "\"10001\"", "\"0\""), "add_friend",
+	    "not logged in");
+	want_fail(10000, ADD("\"10001\"", "\"10001\"", "\"7\""), "add_friend",
+	    "src is not you");
+	want_fail(10000, ADD("\"10000\"", "\"bob\"", "\"7\""), "add_friend",
+	    "no such user");
+	want_fail(10000, ADD("\"10000\"", "\"20000\"", "\"7\""), "add_friend",
+	    "no such user");
+	want_fail(10000, ADD("\"10000\"", "\"10000\"", "\"7\""), "add_friend",
+	    "cannot add yourself");
+	want_fail(10000, ADD("\"10000\"", "\"10001\"", "\"7\""), "add_friend",
+	    "bad status");
+	want_fail(10000, ADD("\"10000\"", "\"10001\"", "0"), "error",
+	    "bad request");
+	stub_put(stub.friends, &stub.nfriends, 10000, 10001, 0);
+	want_fail(10000, ADD("\"10000\"", "\"10001\"", "\"7\""), "add_friend",
+	    "already friends");
+	/* One pending (to 10001) is the limit: a second is refused... */
+	stub.nfriends = 0;
+	cf.pending_requests_max = 1;
+	stub_put(stub.requests, &stub.nrequests, 10000, 10001, 0);
+	want_fail(10000, ADD("\"10000\"", "\"10002\"", "\"0\""), "add_friend",
+	    "too many pending requests");
+	/* ...but asking 10001 again replaces the pending one. */
+	cJSON_Delete(run(10000, ADD("\"10000\"", "\"10001\"", "\"1\""),
+	    CMD_OK));
+	assert_int_equal(stub.nrequests, 1);
+	assert_true(stub.rollbacks >= 3);
+}
+
+/* B had asked A: A's add_friend makes them friends at once. */
+static void
+test_add_friend_mutual(void **state)
+{
+	cJSON	*root;
+
+	(void)state;
+	stub_put(stub.requests, &stub.nrequests, 10001, 10000, 1);
+	root = run(10000, ADD("\"10000\"", "\"10001\"", "\"0\""), CMD_OK);
+	assert_int_equal(actions(root), 3);
+	want_send(root, 0, NULL, NULL, OK_RETURN("add_friend"));
+	want_send(root, 1, "10001", "c1", CONFIRMED("10001", "10000"));
+	want_send(root, 2, "10000", NULL, CONFIRMED("10001", "10000"));
+	cJSON_Delete(root);
+	assert_int_equal(stub.nrequests, 0);
+	assert_int_equal(stub.nfriends, 2);
+	assert_int_equal(stub_find(stub.friends, 2, 10001, 10000)->status, 1);
+	assert_int_equal(stub_find(stub.friends, 2, 10000, 10001)->status, 0);
+}
+
+#define CONFIRM(src, dst, rest)	"{\"command\":\"add_friend_confirm\"," \
+				"\"src\":" src ",\"dst\":" dst rest "}"
+
+static void
+test_add_friend_confirm(void **state)
+{
+	cJSON	*root;
+
+	(void)state;
+	stub_put(stub.requests, &stub.nrequests, 10000, 10001, 1);
+	root = run(10001, CONFIRM("\"10000\"", "\"10001\"", ",\"status\":\"0\","
+	    "\"message\":\"confirm_two_way\""), CMD_OK);
+	/* B's own connection gets its one copy through the account send. */
+	assert_int_equal(actions(root), 2);
+	want_send(root, 0, "10000", "c1", CONFIRMED("10000", "10001"));
+	want_send(root, 1, "10001", NULL, CONFIRMED("10000", "10001"));
+	cJSON_Delete(root);
+	assert_int_equal(stub.nrequests, 0);
+	assert_int_equal(stub_find(stub.friends, 2, 10000, 10001)->status, 1);
+	assert_int_equal(stub_find(stub.friends, 2, 10001, 10000)->status, 0);
+}
+
+static void
+test_add_friend_confirm_details(void **state)
+{
+	(void)state;
+	want_fail(0, CONFIRM("\"10000\"", "\"10001\"", ",\"status\":\"0\""),
+	    "add_friend_confirm", "not logged in");
+	/* The self field here is dst: src naming this account is no help. */
+	want_fail(10000, CONFIRM("\"10000\"", "\"10001\"", ",\"status\":\"0\""),
+	    "add_friend_confirm", "src is not you");
+	want_fail(10001, CONFIRM("\"10001\"", "10000", ",\"status\":\"0\""),
+	    "add_friend_confirm", "src is not you");
+	want_fail(10001, CONFIRM("\"10000\"", "10001", ",\"status\":\"0\""),
+	    "add_friend_confirm", "no pending request");
+	want_fail(10001, CONFIRM("\"10001\"", "10001", ",\"status\":\"0\""),
+	    "add_friend_confirm", "no pending request");
+	want_fail(10001, CONFIRM("\"x\"", "10001", ",\"status\":\"0\""),
+	    "add_friend_confirm", "no pending request");
+	want_fail(10001, CONFIRM("\"10000\"", "10001", ",\"status\":0"),
+	    "error", "bad request");
+	stub_put(stub.requests, &stub.nrequests, 10000, 10001, 1);
+	want_fail(10001, CONFIRM("\"10000\"", "10001", ",\"status\":\"2\""),
+	    "add_friend_confirm", "bad status");
+	want_fail(10001, CONFIRM("\"10000\"", "10001", ""),
+	    "add_friend_confirm", "bad status");
+	stub_put(stub.friends, &stub.nfriends, 10001, 10000, 0);
+	want_fail(10001, CONFIRM("\"10000\"", "10001", ",\"status\":\"2\""),
+	    "add_friend_confirm", "already friends");
+	assert_int_equal(stub.nrequests, 1);
+}
+
+static void
+test_add_friend_reject(void **state)
+{
+	cJSON	*root;
+
+	(void)state;
+	stub_put(stub.requests, &stub.nrequests, 10000, 10001, 1);
+	root = run(10001, CONFIRM("\"10000\"", "10001",
+	    ",\"message\":\"reject\""), CMD_OK);
+	assert_int_equal(actions(root), 2);
+	want_send(root, 0, "10000", "c1", "{\"command\":"
+	    "\"add_friend_confirm_return\",\"status\":\"fail\",\"detail\":"
+	    "\"rejected\",\"src\":\"10000\",\"dst\":\"10001\"}");
+	want_send(root, 1, "10001", NULL, CONFIRMED("10000", "10001"));
+	cJSON_Delete(root);
+	assert_int_equal(stub.nrequests, 0);
+	assert_int_equal(stub.nfriends, 0);
+}
+
+static void
+test_list_friend(void **state)
+{
+	cJSON	*root;
+
+	(void)state;
+	want_fail(0, "{\"command\":\"list_friend\",\"id\":\"10000\"}",
+	    "list_friend", "not logged in");
+	want_fail(10000, "{\"command\":\"list_friend\",\"id\":\"10001\"}",
+	    "list_friend", "src is not you");
+	stub_put(stub.friends, &stub.nfriends, 10000, 10001, 1);
+	stub_put(stub.friends, &stub.nfriends, 10000, 10002, 0);
+	root = run(10000, "{\"command\":\"list_friend\",\"id\":10000}",
+	    CMD_OK);
+	assert_int_equal(actions(root), 1);
+	want_send(root, 0, NULL, NULL, "{\"command\":\"list_friend_return\","
+	    "\"id\":\"10000\",\"status\":\"success\",\"friends\":["
+	    "{\"id\":\"10001\",\"username\":\"bob\",\"status\":\"1\","
+	    "\"online\":true},{\"id\":\"10002\",\"username\":\"carol\","
+	    "\"status\":\"0\",\"online\":false}]}");
+	cJSON_Delete(root);
+}
+
+#define SENDMSG(src, dst, m)	"{\"command\":\"send_message\",\"src\":" src \
+				",\"dst\":" dst ",\"message\":" m "}"
+
+static void
+test_send_message(void **state)
+{
+	cJSON	*root;
+
+	(void)state;
+	want_fail(0, SENDMSG("\"10000\"", "\"10001\"", "\"hi\""),
+	    "send_message", "not logged in");
+	want_fail(10000, SENDMSG("\"10001\"", "\"10001\"", "\"hi\""),
+	    "send_message", "src is not you");
+	want_fail(10000, SENDMSG("\"10000\"", "\"10001\"", "\"\""),
+	    "send_message", "not friends");
+	want_fail(10000, SENDMSG("\"10000\"", "\"10001\"", "7"),
+	    "error", "bad request");
+	stub_put(stub.friends, &stub.nfriends, 10000, 10001, 0);
+	want_fail(10000, SENDMSG("\"10000\"", "\"10001\"", "\"\""),
+	    "send_message", "empty message");
+	root = run(10000, SENDMSG("\"10000\"", "10001",
+	    "\"\xe4\xbd\xa0\xe5\xa5\xbd\""), CMD_OK);
+	assert_int_equal(actions(root), 2);
+	want_send(root, 0, NULL, NULL, OK_RETURN("send_message"));
+	/* Raw UTF-8, not \u escapes. */
+	want_send(root, 1, "10001", "m1", "{\"command\":\"send_message\","
+	    "\"src\":\"10000\",\"dst\":\"10001\",\"message\":"
+	    "\"\xe4\xbd\xa0\xe5\xa5\xbd\",\"msg_id\":\"1\","
+	    "\"time\":\"2026-11-26T22:01:31Z\"}");
+	cJSON_Delete(root);
+	stub.down = 1;
+	root = run(10000, SENDMSG("\"10000\"", "\"10001\"", "\"hi\""),
+	    CMD_ERROR);
+	assert_int_equal(actions(root), 1);
+	want_send(root, 0, NULL, NULL, "{\"command\":\"send_message_return\","
+	    "\"status\":\"fail\",\"detail\":\"server error\"}");
+	cJSON_Delete(root);
+}
+
+/*
+ * Sends a message of head (escaped as JSON already), padded with 'a' in
+ * front so that the packet 10001 would get, with a 20-digit msg_id, is
+ * PACKET_MAX + over bytes; checks the answer.
+ */
+static void
+send_sized(const char *head, size_t head_bytes, int over)
+{
+	const char	*delivered = "{\"command\":\"send_message\",\"src\":"
+			    "\"10000\",\"dst\":\"10001\",\"message\":\"\","
+			    "\"msg_id\":\"18446744073709551615\",\"time\":"
+			    "\"2026-11-26T22:01:31Z\"}";
+	char		 body[2 * PACKET_MAX], pad[PACKET_MAX], track[32];
+	size_t		 n;
+	cJSON		*root;
+
+	n = PACKET_MAX + (size_t)over - strlen(delivered) - head_bytes;
+	memset(pad, 'a', n);
+	pad[n] = '\0';
+	snprintf(body, sizeof(body), SENDMSG("\"10000\"", "\"10001\"",
+	    "\"%s%s\""), pad, head);
+	if (over > 0) {
+		want_fail(10000, body, "send_message", "message too long");
+		return;
+	}
+	assert_true(strlen(body) <= PACKET_MAX);
+	root = run(10000, body, CMD_OK);
+	assert_int_equal(actions(root), 2);
+	snprintf(track, sizeof(track), "m%" PRIu64, stub.next_message);
+	want_send(root, 1, "10001", track, NULL);
+	cJSON_Delete(root);
+}
+
+static void
+test_send_message_size(void **state)
+{
+	(void)state;
+	stub_put(stub.friends, &stub.nfriends, 10000, 10001, 0);
+	send_sized("", 0, 0);
+	send_sized("", 0, 1);
+	/* A three-byte character counts three. */
+	send_sized("\xe4\xbd\xa0", 3, 0);
+	send_sized("\xe4\xbd\xa0", 3, 1);
+	/* A four-byte one, four; "\u00e9" arrives as two raw bytes. */
+	send_sized("\xf0\x9f\x98\x80", 4, 0);
+	send_sized("\\u00e9", 2, 1);
+	/* A quote is sent escaped: two bytes; a newline too. */
+	send_sized("\\\"", 2, 0);
+	send_sized("\\n", 2, 1);
+}
+
+static void
+test_ack_silent(void **state)
+{
+	cJSON	*root;
+
+	(void)state;
+	root = run(0, "{\"command\":\"ack\",\"msg_ids\":[\"1\"]}", CMD_OK);
+	assert_int_equal(actions(root), 0);
+	cJSON_Delete(root);
+	root = run(10001, "{\"command\":\"ack\",\"msg_ids\":\"1\"}", CMD_OK);
+	assert_int_equal(actions(root), 0);
+	cJSON_Delete(root);
+	root = run(10001, "{\"command\":\"ack\"}", CMD_OK);
+	assert_int_equal(actions(root), 0);
+	cJSON_Delete(root);
+	assert_int_equal(stub.nacked, 0);
+	root = run(10001, "{\"command\":\"ack\",\"msg_ids\":[\"42\",43,\"x\","
+	    "null,0,\"044\",[1],1.5,\"7\"]}", CMD_OK);
+	assert_int_equal(actions(root), 0);
+	cJSON_Delete(root);
+	assert_int_equal(stub.nacked, 3);
+	assert_int_equal(stub.acked[0], 42);
+	assert_int_equal(stub.acked[1], 43);
+	assert_int_equal(stub.acked[2], 7);
+	/* Not even a server error is answered. */
+	stub.down = 1;
+	root = run(10001, "{\"command\":\"ack\",\"msg_ids\":[\"1\"]}",
+	    CMD_ERROR);
+	assert_int_equal(actions(root), 0);
+	cJSON_Delete(root);
+	/* An unknown command is still an error, as is bad JSON. */
+	want_fail(0, "{\"command\":\"ack\",", "error", "bad json");
+}
+
 int
 main(void)
 {
@@ -297,6 +890,16 @@ main(void)
 		cmocka_unit_test_setup(test_login_throttle, setup),
 		cmocka_unit_test_setup(test_logon, setup),
 		cmocka_unit_test_setup(test_server_error, setup),
+		cmocka_unit_test_setup(test_add_friend, setup),
+		cmocka_unit_test_setup(test_add_friend_details, setup),
+		cmocka_unit_test_setup(test_add_friend_mutual, setup),
+		cmocka_unit_test_setup(test_add_friend_confirm, setup),
+		cmocka_unit_test_setup(test_add_friend_confirm_details, setup),
+		cmocka_unit_test_setup(test_add_friend_reject, setup),
+		cmocka_unit_test_setup(test_list_friend, setup),
+		cmocka_unit_test_setup(test_send_message, setup),
+		cmocka_unit_test_setup(test_send_message_size, setup),
+		cmocka_unit_test_setup(test_ack_silent, setup),
 	};
 
 	log_init("test-cmd", 0);

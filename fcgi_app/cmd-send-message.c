@@ -1,0 +1,99 @@
+/*
+ * send_message: A (this connection, "src") sends B ("dst") a message.  The
+ * gate has checked the login, the field types and that src is A.
+ * Details, first wins: not friends (A has B as a friend: friendships are
+ * made in pairs, so that is the same as B having A), empty message,
+ * message too long ("rate limited" is the daemon's).
+ *
+ * The message is committed before A's success, then sent to every
+ * connection of B tracked "m<id>": the daemon's written report marks it
+ * delivered (event.c); until then, or until acked for a connection in ack
+ * mode, every login of B fetches it again.
+ *
+ * bench_no_db (benchmarks only) skips the database here: no friendship
+ * check, nothing stored, an id from a per-process counter, no track.  Such
+ * a message is lost if B is offline; never set it on a real service.
+ */
+#include <stdio.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "fcgi_app.h"
+
+static enum cmd_retval	cmd_send_message_exec(struct cmd_ctx *);
+
+static const struct cmd_field cmd_send_message_fields[] = {
+	{ "dst", FIELD_ID, 0 },
+	{ "message", FIELD_STRING, 0 },
+	{ NULL, FIELD_STRING, 0 }
+};
+
+const struct cmd_entry cmd_send_message_entry = {
+	.name = "send_message",
+	.flags = CMD_LOGGED_IN,
+	.self = "src",
+	.fields = cmd_send_message_fields,
+	.exec = cmd_send_message_exec,
+};
+
+/* bench_no_db: an id unique enough across the workers, and now. */
+static void
+cmd_send_message_fake(struct message *m)
+{
+	static uint64_t	counter;
+	struct tm	tm;
+	time_t		now;
+
+	m->id = ((uint64_t)getpid() << 32) | ++counter;
+	now = time(NULL);
+	gmtime_r(&now, &tm);
+	strftime(m->time, sizeof(m->time), "%Y-%m-%dT%H:%M:%SZ", &tm);
+}
+
+/* Stores m, answers A, and sends m to B. */
+static enum cmd_retval
+cmd_send_message_deliver(struct cmd_ctx *ctx, struct message *m)
+{
+	int	 bench = ctx->app->cf->bench_no_db;
+	cJSON	*p;
+	int	 rc;
+
+	if (bench)
+		cmd_send_message_fake(m);
+	else if (db_message_add(ctx->app->db, m) == -1)
+		return CMD_ERROR;
+	if (cmd_success(ctx) != CMD_OK)
+		return CMD_ERROR;
+	if ((p = notice_message(m)) == NULL)
+		return CMD_ERROR;
+	rc = reply_send_tracked(ctx->reply, m->dst, p, bench ? 0 : 'm',
+	    m->id);
+	cJSON_Delete(p);
+	return rc == 0 ? CMD_OK : CMD_ERROR;
+}
+
+static enum cmd_retval
+cmd_send_message_exec(struct cmd_ctx *ctx)
+{
+	struct message	m = { 0, 0, 0, "", NULL };
+	int		status, rc;
+
+	m.src = ctx->session->account;
+	m.body = packet_get_str(ctx->packet, "message");
+	if (packet_get_id(ctx->packet, "dst", &m.dst) != PACKET_ID_OK)
+		return cmd_fail(ctx, "not friends");
+	if (!ctx->app->cf->bench_no_db) {
+		rc = db_friendship_get(ctx->app->db, m.src, m.dst, &status);
+		if (rc == -1)
+			return CMD_ERROR;
+		if (rc == 0)
+			return cmd_fail(ctx, "not friends");
+	}
+	if (m.body[0] == '\0')
+		return cmd_fail(ctx, "empty message");
+	if ((rc = notice_message_fits(m.src, m.dst, m.body)) == -1)
+		return CMD_ERROR;
+	if (rc == 0)
+		return cmd_fail(ctx, "message too long");
+	return cmd_send_message_deliver(ctx, &m);
+}

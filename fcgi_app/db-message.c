@@ -1,0 +1,158 @@
+/*
+ * The messages table (sql/003-friends-messages.sql): storing a message,
+ * reading what waits for an account a page at a time, and the two marks
+ * that end the waiting: delivered_at (written to a connection not in ack
+ * mode) and acked_at (acked).  Every mark names the recipient too, so an
+ * id of somebody else's message changes nothing.
+ */
+#include <string.h>
+#include <time.h>
+
+#include "db.h"
+
+static const char sql_message_add[] =
+    "INSERT INTO messages (sender_id, recipient_id, body, created_at)"
+    " VALUES (?, ?, ?, ?)";
+
+/* Now, UTC, to the millisecond. */
+static void
+db_message_now(MYSQL_TIME *t)
+{
+	struct timespec	ts;
+	struct tm	tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	memset(t, 0, sizeof(*t));
+	t->year = (unsigned int)tm.tm_year + 1900;
+	t->month = (unsigned int)tm.tm_mon + 1;
+	t->day = (unsigned int)tm.tm_mday;
+	t->hour = (unsigned int)tm.tm_hour;
+	t->minute = (unsigned int)tm.tm_min;
+	t->second = (unsigned int)tm.tm_sec;
+	t->second_part = (unsigned long)(ts.tv_nsec / 1000000) * 1000;
+	t->time_type = MYSQL_TIMESTAMP_DATETIME;
+}
+
+/*
+ * Stores m (src, dst, body) and fills in m->id and m->time.  The time is
+ * taken here, not by the server, so that the live packet and the row
+ * agree without reading the row back.
+ */
+int
+db_message_add(struct db *db, struct message *m)
+{
+	MYSQL_BIND	 params[4];
+	MYSQL_STMT	*st;
+	MYSQL_TIME	 now;
+	unsigned long	 blen;
+
+	db_message_now(&now);
+	memset(params, 0, sizeof(params));
+	db_bind_u64(&params[0], &m->src);
+	db_bind_u64(&params[1], &m->dst);
+	db_bind_str(&params[2], m->body, &blen);
+	db_bind_time(&params[3], &now);
+	st = db_exec(db, DB_MESSAGE_ADD, sql_message_add, params, NULL);
+	if (st == NULL)
+		return -1;
+	m->id = mysql_stmt_insert_id(st);
+	db_done(st);
+	db_time_format(&now, m->time, sizeof(m->time));
+	return 0;
+}
+
+static const char sql_messages_undelivered[] =
+    "SELECT id, sender_id, created_at, body FROM messages"
+    " WHERE recipient_id = ? AND delivered_at IS NULL AND id > ?"
+    " ORDER BY id LIMIT ?";
+
+static const char sql_messages_unacked[] =
+    "SELECT id, sender_id, created_at, body FROM messages"
+    " WHERE recipient_id = ? AND acked_at IS NULL AND id > ?"
+    " ORDER BY id LIMIT ?";
+
+/*
+ * Calls cb, in id order, for at most limit messages to account to with an
+ * id above after that are not yet delivered (acked: not yet acked).
+ * Returns how many there were, or -1 (also when cb returns -1).
+ */
+int
+db_messages_waiting(struct db *db, uint64_t to, int acked, uint64_t after,
+    int limit, int (*cb)(void *, const struct message *), void *arg)
+{
+	MYSQL_BIND	 params[3], result[4];
+	MYSQL_STMT	*st;
+	MYSQL_TIME	 created;
+	struct message	 m;
+	char		 body[PACKET_MAX + 1];
+	unsigned long	 blen = 0;
+	int		 rc, n = 0;
+
+	memset(params, 0, sizeof(params));
+	memset(result, 0, sizeof(result));
+	memset(&m, 0, sizeof(m));
+	m.dst = to;
+	m.body = body;
+	db_bind_u64(&params[0], &to);
+	db_bind_u64(&params[1], &after);
+	db_bind_int(&params[2], &limit);
+	db_bind_u64(&result[0], &m.id);
+	db_bind_u64(&result[1], &m.src);
+	db_bind_time(&result[2], &created);
+	db_bind_buf(&result[3], body, sizeof(body) - 1, &blen);
+	st = acked ? db_exec(db, DB_MESSAGES_UNACKED, sql_messages_unacked,
+	    params, result) : db_exec(db, DB_MESSAGES_UNDELIVERED,
+	    sql_messages_undelivered, params, result);
+	if (st == NULL)
+		return -1;
+	while ((rc = db_fetch(st)) == 1) {
+		body[blen] = '\0';
+		db_time_format(&created, m.time, sizeof(m.time));
+		n++;
+		if ((rc = cb(arg, &m)) == -1)
+			break;
+	}
+	db_done(st);
+	return rc == -1 ? -1 : n;
+}
+
+static const char sql_message_delivered[] =
+    "UPDATE messages SET delivered_at = NOW(3)"
+    " WHERE id = ? AND recipient_id = ? AND delivered_at IS NULL";
+
+/* Message id has been written to a connection of to not in ack mode. */
+int
+db_message_delivered(struct db *db, uint64_t to, uint64_t id)
+{
+	MYSQL_BIND	 params[2];
+	MYSQL_STMT	*st;
+
+	memset(params, 0, sizeof(params));
+	db_bind_u64(&params[0], &id);
+	db_bind_u64(&params[1], &to);
+	st = db_exec(db, DB_MESSAGE_DELIVERED, sql_message_delivered, params,
+	    NULL);
+	db_done(st);
+	return st == NULL ? -1 : 0;
+}
+
+static const char sql_message_ack[] =
+    "UPDATE messages SET acked_at = NOW(3),"
+    " delivered_at = COALESCE(delivered_at, NOW(3))"
+    " WHERE id = ? AND recipient_id = ? AND acked_at IS NULL";
+
+/* A connection of to has acked message id; unknown or foreign: nothing. */
+int
+db_message_ack(struct db *db, uint64_t to, uint64_t id)
+{
+	MYSQL_BIND	 params[2];
+	MYSQL_STMT	*st;
+
+	memset(params, 0, sizeof(params));
+	db_bind_u64(&params[0], &id);
+	db_bind_u64(&params[1], &to);
+	st = db_exec(db, DB_MESSAGE_ACK, sql_message_ack, params, NULL);
+	db_done(st);
+	return st == NULL ? -1 : 0;
+}

@@ -1,0 +1,72 @@
+/*
+ * The presence table (sql/003-friends-messages.sql): one row per logged-in
+ * connection, keyed by the node and the daemon's connection id, so that a
+ * node's rows can all go when its daemon restarts.  It only feeds
+ * list_friend's "online"; delivery never depends on it.
+ */
+#include <string.h>
+
+#include "db.h"
+
+static const char sql_presence_put[] =
+    "INSERT INTO presence (node, conn_id, account_id, ack_mode, transport)"
+    " VALUES (?, ?, ?, ?, ?) ON DUPLICATE KEY UPDATE"
+    " account_id = VALUES(account_id), ack_mode = VALUES(ack_mode),"
+    " transport = VALUES(transport), since = NOW()";
+
+/* Records p; a connection logged in again replaces its row. */
+int
+db_presence_put(struct db *db, const struct presence *p)
+{
+	MYSQL_BIND	 params[5];
+	MYSQL_STMT	*st;
+	unsigned long	 nlen, tlen;
+	int		 ack = p->ack_mode;
+
+	memset(params, 0, sizeof(params));
+	db_bind_str(&params[0], p->node, &nlen);
+	db_bind_u64(&params[1], &p->conn_id);
+	db_bind_u64(&params[2], &p->account);
+	db_bind_int(&params[3], &ack);
+	db_bind_str(&params[4], p->transport, &tlen);
+	st = db_exec(db, DB_PRESENCE_PUT, sql_presence_put, params, NULL);
+	db_done(st);
+	return st == NULL ? -1 : 0;
+}
+
+static const char sql_presence_delete[] =
+    "DELETE FROM presence WHERE node = ? AND conn_id = ?";
+
+int
+db_presence_delete(struct db *db, const char *node, uint64_t conn_id)
+{
+	MYSQL_BIND	 params[2];
+	MYSQL_STMT	*st;
+	unsigned long	 nlen;
+
+	memset(params, 0, sizeof(params));
+	db_bind_str(&params[0], node, &nlen);
+	db_bind_u64(&params[1], &conn_id);
+	st = db_exec(db, DB_PRESENCE_DELETE, sql_presence_delete, params,
+	    NULL);
+	db_done(st);
+	return st == NULL ? -1 : 0;
+}
+
+static const char sql_presence_clear[] =
+    "DELETE FROM presence WHERE node = ?";
+
+/* Every connection of node has gone (its daemon has just started). */
+int
+db_presence_clear(struct db *db, const char *node)
+{
+	MYSQL_BIND	 params[1];
+	MYSQL_STMT	*st;
+	unsigned long	 nlen;
+
+	memset(params, 0, sizeof(params));
+	db_bind_str(&params[0], node, &nlen);
+	st = db_exec(db, DB_PRESENCE_CLEAR, sql_presence_clear, params, NULL);
+	db_done(st);
+	return st == NULL ? -1 : 0;
+}

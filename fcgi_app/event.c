@@ -1,0 +1,208 @@
+/*
+ * The daemon's connection events (docs/ARCHITECTURE.md, the envelope and
+ * Delivery): fetch sends this connection what waits for its account,
+ * written records what its socket has been given, closed and started keep
+ * the presence table true.  Each answers a list of actions, often empty.
+ *
+ * A fetch's first page (no "after") runs in one transaction with the
+ * account's users row locked, so it is ordered against add_friend and
+ * add_friend_confirm on the same account: it records the connection in
+ * presence, then sends every pending friend request, every undelivered
+ * confirm result (tracked "c<id>"), and the first page of messages
+ * (tracked "m<id>").  A full page asks for another fetch after its last
+ * id.  A stored item whose packet cannot be built is skipped, not lost: it
+ * stays waiting in the database.
+ */
+#include <inttypes.h>
+#include <string.h>
+
+#include "envelope.h"
+#include "fcgi_app.h"
+#include "log.h"
+
+/* Messages per fetch; a full page asks for the next. */
+#define EVENT_FETCH_PAGE	100
+
+struct event_page {
+	struct reply	*reply;
+	uint64_t	 last;		/* id of the last message sent */
+};
+
+/* Queues packet p (taken) for this connection with track kind/id. */
+static int
+event_send(struct reply *r, cJSON *p, char kind, uint64_t id)
+{
+	if (p == NULL || reply_send_tracked(r, 0, p, kind, id) == -1)
+		log_warnx("%s: %c%" PRIu64 " skipped", __func__,
+		    kind != 0 ? kind : 'r', id);
+	cJSON_Delete(p);
+	return 0;
+}
+
+static int
+event_send_request(void *arg, const struct friend_request *q)
+{
+	return event_send(arg, notice_friend_request(q), 0, q->from);
+}
+
+static int
+event_send_result(void *arg, const struct friend_result *res)
+{
+	return event_send(arg, notice_friend_result(res), 'c', res->id);
+}
+
+static int
+event_send_message(void *arg, const struct message *m)
+{
+	struct event_page	*pg = arg;
+
+	pg->last = m->id;
+	return event_send(pg->reply, notice_message(m), 'm', m->id);
+}
+
+/* One page of messages after id after; a full page asks for more. */
+static int
+event_messages(struct app *app, const struct session *s, struct reply *r,
+    uint64_t after)
+{
+	struct event_page	pg = { r, after };
+	int			n;
+
+	n = db_messages_waiting(app->db, s->account, s->ack_mode, after,
+	    EVENT_FETCH_PAGE, event_send_message, &pg);
+	if (n == -1)
+		return -1;
+	if (n == EVENT_FETCH_PAGE)
+		return reply_fetch(r, pg.last);
+	return 0;
+}
+
+/* The first page, inside its transaction. */
+static int
+event_first_page(struct app *app, const struct session *s,
+    struct reply *r)
+{
+	struct presence	p = { s->node, s->conn_id, s->account, s->ack_mode,
+			    s->transport };
+
+	if (db_account_lock(app->db, s->account, NULL) != 1 ||
+	    db_presence_put(app->db, &p) == -1 ||
+	    db_requests_to(app->db, s->account, event_send_request, r) == -1 ||
+	    db_results_waiting(app->db, s->account, event_send_result,
+	    r) == -1)
+		return -1;
+	return event_messages(app, s, r, 0);
+}
+
+/* The fetch body's cursor: 0 for an empty body or no "after". */
+static int
+event_after(const struct request *req, uint64_t *after)
+{
+	cJSON	*root;
+	int	 rc = 0;
+
+	*after = 0;
+	if (req->body_len == 0)
+		return 0;
+	if ((root = cJSON_ParseWithLength(req->body, req->body_len)) == NULL)
+		return -1;
+	if (cJSON_GetObjectItemCaseSensitive(root, ENV_AFTER_FIELD) != NULL &&
+	    packet_get_id(root, ENV_AFTER_FIELD, after) != PACKET_ID_OK)
+		rc = -1;
+	cJSON_Delete(root);
+	return rc;
+}
+
+static int
+event_fetch(struct app *app, const struct request *req, struct reply *r)
+{
+	const struct session	*s = &req->session;
+	uint64_t		 after;
+	int			 rc;
+
+	/* Unbound since it was asked for: nothing is this connection's. */
+	if (s->account == 0)
+		return 0;
+	if (event_after(req, &after) == -1) {
+		log_warnx("conn %" PRIu64 ": bad fetch body", s->conn_id);
+		return -1;
+	}
+	if (after != 0)
+		return event_messages(app, s, r, after);
+	if (db_begin(app->db) == -1)
+		return -1;
+	rc = event_first_page(app, s, r);
+	if (rc == 0 && db_commit(app->db) == -1)
+		rc = -1;
+	if (rc == -1)
+		db_rollback(app->db);
+	return rc;
+}
+
+/* Marks one track ("m42", "c7") of account's as written. */
+static int
+event_track(struct app *app, const struct session *s, const cJSON *item)
+{
+	const char	*t;
+	uint64_t	 id;
+
+	if (!cJSON_IsString(item) || (t = item->valuestring) == NULL ||
+	    packet_id_parse(t + (t[0] != '\0'), &id) == -1)
+		return 0;
+	if (t[0] == 'm' && !s->ack_mode)
+		return db_message_delivered(app->db, s->account, id);
+	if (t[0] == 'c')
+		return db_result_delivered(app->db, s->account, id);
+	return 0;
+}
+
+/*
+ * The tracks of one report are marked in one transaction, for one log
+ * flush.  A report for a connection no longer bound marks nothing: what it
+ * was written stays waiting and is sent again, at least once.
+ */
+static int
+event_written(struct app *app, const struct request *req)
+{
+	const struct session	*s = &req->session;
+	const cJSON		*tracks, *item;
+	cJSON			*root;
+	int			 rc = 0;
+
+	if (s->account == 0)
+		return 0;
+	if ((root = cJSON_ParseWithLength(req->body, req->body_len)) == NULL)
+		return -1;
+	tracks = cJSON_GetObjectItemCaseSensitive(root, ENV_TRACKS_FIELD);
+	if (cJSON_IsArray(tracks) && (rc = db_begin(app->db)) == 0) {
+		cJSON_ArrayForEach(item, tracks)
+			if ((rc = event_track(app, s, item)) == -1)
+				break;
+		if (rc == 0)
+			rc = db_commit(app->db);
+		db_rollback(app->db);
+	}
+	cJSON_Delete(root);
+	return rc;
+}
+
+/* Runs the event req names; -1 if it failed and nothing was done. */
+int
+event_handle(struct app *app, const struct request *req, struct reply *r)
+{
+	const struct session	*s = &req->session;
+
+	log_debug("%s: conn %" PRIu64 " account %" PRIu64 ": %s", __func__,
+	    s->conn_id, s->account, req->event);
+	if (strcmp(req->event, ENV_EVENT_FETCH) == 0)
+		return event_fetch(app, req, r);
+	if (strcmp(req->event, ENV_EVENT_WRITTEN) == 0)
+		return event_written(app, req);
+	if (strcmp(req->event, ENV_EVENT_CLOSED) == 0)
+		return db_presence_delete(app->db, s->node, s->conn_id);
+	if (strcmp(req->event, ENV_EVENT_STARTED) == 0)
+		return db_presence_clear(app->db, s->node);
+	log_warnx("conn %" PRIu64 ": unknown event %s", s->conn_id,
+	    req->event);
+	return 0;
+}

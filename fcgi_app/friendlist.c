@@ -1,0 +1,118 @@
+/*
+ * A friend list as list_friend_return packets (PROTOCOL.md, list_friend):
+ * as many friends per packet as fit in PACKET_MAX bytes, in order, every
+ * packet but the last marked "more": true.  A pure function of the list,
+ * so that the unit tests can take it apart.
+ *
+ * Sizes are added up rather than measured by printing the packet again at
+ * each friend: cJSON prints an array as "[" a "," b ... "]" and an object
+ * always the same way, so the packet's length is that of the packet with
+ * an empty list plus each entry and its comma.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fcgi_app.h"
+
+/* cJSON_PrintPreallocated wants 5 bytes more than it will write. */
+#define FRIENDLIST_SLACK	5
+
+/* Printed length of item, or 0 if it is longer than a packet. */
+static size_t
+friendlist_len(cJSON *item)
+{
+	char	buf[PACKET_MAX + FRIENDLIST_SLACK];
+
+	if (!cJSON_PrintPreallocated(item, buf,
+	    sizeof(buf), 0))
+		return 0;
+	return strlen(buf) > PACKET_MAX ? 0 : strlen(buf);
+}
+
+static cJSON *
+friendlist_entry(const struct friend *f)
+{
+	cJSON	*e;
+	char	 id[ID_STR_MAX];
+
+	snprintf(id, sizeof(id), "%" PRIu64, f->id);
+	if ((e = cJSON_CreateObject()) == NULL)
+		return NULL;
+	if (cJSON_AddStringToObject(e, "id", id) == NULL ||
+	    cJSON_AddStringToObject(e, "username", f->username) == NULL ||
+	    cJSON_AddStringToObject(e, "status", f->status ? "1" : "0") ==
+	    NULL ||
+	    cJSON_AddBoolToObject(e, "online", f->online) == NULL) {
+		cJSON_Delete(e);
+		return NULL;
+	}
+	return e;
+}
+
+/* An empty packet, "more": true, and its "friends" array in *list. */
+static cJSON *
+friendlist_packet(uint64_t id, cJSON **list)
+{
+	cJSON	*p;
+	char	 buf[ID_STR_MAX];
+
+	snprintf(buf, sizeof(buf), "%" PRIu64, id);
+	if ((p = cJSON_CreateObject()) == NULL)
+		return NULL;
+	if (cJSON_AddStringToObject(p, "command", "list_friend_return") ==
+	    NULL ||
+	    cJSON_AddStringToObject(p, "id", buf) == NULL ||
+	    cJSON_AddStringToObject(p, "status", "success") == NULL ||
+	    (*list = cJSON_AddArrayToObject(p, "friends")) == NULL ||
+	    cJSON_AddTrueToObject(p, "more") == NULL) {
+		cJSON_Delete(p);
+		return NULL;
+	}
+	return p;
+}
+
+/*
+ * Calls emit with each packet of id's list of n friends, in order.
+ * -1 if memory ran out or emit failed.
+ */
+int
+friendlist_packets(uint64_t id, const struct friend *f, size_t n,
+    int (*emit)(void *, cJSON *), void *arg)
+{
+	cJSON	*p, *list, *e;
+	size_t	 i, base, len, elen, count = 0;
+
+	if ((p = friendlist_packet(id, &list)) == NULL ||
+	    (base = friendlist_len(p)) == 0)
+		goto fail;
+	for (len = base, i = 0; i < n; i++) {
+		if ((e = friendlist_entry(&f[i])) == NULL)
+			goto fail;
+		if ((elen = friendlist_len(e)) == 0 || base + elen > PACKET_MAX)
+			goto fail_entry;	/* cannot fit even alone */
+		if (count > 0 && len + 1 + elen > PACKET_MAX) {
+			if (emit(arg, p) == -1)
+				goto fail_entry;
+			cJSON_Delete(p);
+			if ((p = friendlist_packet(id, &list)) == NULL)
+				goto fail_entry;
+			len = base;
+			count = 0;
+		}
+		if (!cJSON_AddItemToArray(list, e))
+			goto fail_entry;
+		len += elen + (count > 0);
+		count++;
+	}
+	cJSON_DeleteItemFromObjectCaseSensitive(p, "more");
+	if (emit(arg, p) == -1)
+		goto fail;
+	cJSON_Delete(p);
+	return 0;
+fail_entry:
+	cJSON_Delete(e);
+fail:
+	cJSON_Delete(p);
+	return -1;
+}

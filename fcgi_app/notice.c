@@ -1,0 +1,129 @@
+/*
+ * The packets the server sends without being asked: a friend request
+ * forwarded to its recipient, the answer to a request, a message.  Each is
+ * built here once, so that the live send (by the command) and the send
+ * again (by a fetch, event.c) are the same bytes.
+ */
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fcgi_app.h"
+
+/* cJSON_PrintPreallocated wants 5 bytes more than it will write. */
+#define NOTICE_PRINT_SLACK	5
+
+static int
+notice_add_id(cJSON *p, const char *name, uint64_t id)
+{
+	char	buf[ID_STR_MAX];
+
+	snprintf(buf, sizeof(buf), "%" PRIu64, id);
+	return cJSON_AddStringToObject(p, name, buf) == NULL ? -1 : 0;
+}
+
+/* {"command":cmd,"src":...,"dst":...}, the start of every notice. */
+static cJSON *
+notice_new(const char *cmd, uint64_t src, uint64_t dst)
+{
+	cJSON	*p;
+
+	if ((p = cJSON_CreateObject()) == NULL)
+		return NULL;
+	if (cJSON_AddStringToObject(p, "command", cmd) == NULL ||
+	    notice_add_id(p, "src", src) == -1 ||
+	    notice_add_id(p, "dst", dst) == -1) {
+		cJSON_Delete(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* What the recipient of q sees; the caller owns the packet. */
+cJSON *
+notice_friend_request(const struct friend_request *q)
+{
+	cJSON	*p;
+
+	if ((p = notice_new("add_friend", q->from, q->to)) == NULL)
+		return NULL;
+	if (cJSON_AddStringToObject(p, "status", q->status ? "1" : "0") ==
+	    NULL ||
+	    cJSON_AddStringToObject(p, "message", "confirm_one_way") == NULL ||
+	    cJSON_AddStringToObject(p, "username", q->username) == NULL) {
+		cJSON_Delete(p);
+		return NULL;
+	}
+	return p;
+}
+
+/*
+ * add_friend_confirm_return for both sides of a confirm; the requester's
+ * copy of a reject is a fail with detail "rejected".
+ */
+cJSON *
+notice_friend_result(const struct friend_result *res)
+{
+	cJSON	*p;
+
+	if ((p = cJSON_CreateObject()) == NULL)
+		return NULL;
+	if (cJSON_AddStringToObject(p, "command",
+	    "add_friend_confirm_return") == NULL ||
+	    cJSON_AddStringToObject(p, "status",
+	    res->confirmed ? "success" : "fail") == NULL ||
+	    (!res->confirmed &&
+	    cJSON_AddStringToObject(p, "detail", "rejected") == NULL) ||
+	    notice_add_id(p, "src", res->src) == -1 ||
+	    notice_add_id(p, "dst", res->dst) == -1) {
+		cJSON_Delete(p);
+		return NULL;
+	}
+	return p;
+}
+
+/* The send_message packet as the recipient gets it. */
+cJSON *
+notice_message(const struct message *m)
+{
+	cJSON	*p;
+
+	if ((p = notice_new("send_message", m->src, m->dst)) == NULL)
+		return NULL;
+	if (cJSON_AddStringToObject(p, "message", m->body) == NULL ||
+	    notice_add_id(p, "msg_id", m->id) == -1 ||
+	    cJSON_AddStringToObject(p, "time", m->time) == NULL) {
+		cJSON_Delete(p);
+		return NULL;
+	}
+	return p;
+}
+
+/*
+ * Whether the packet delivering body from src to dst fits in PACKET_MAX
+ * bytes whatever id and time it will get: measured, before the message is
+ * stored, with the longest id there is and a time of the fixed length.
+ * cJSON writes non-ASCII as raw UTF-8, so bytes are what is counted.
+ * 1 if it fits, 0 if not, -1 when memory ran out.
+ */
+int
+notice_message_fits(uint64_t src, uint64_t dst, const char *body)
+{
+	struct message	 m;
+	char		 buf[PACKET_MAX + NOTICE_PRINT_SLACK];
+	cJSON		*p;
+	int		 fits;
+
+	memset(&m, 0, sizeof(m));
+	m.id = UINT64_MAX;
+	m.src = src;
+	m.dst = dst;
+	m.body = body;
+	snprintf(m.time, sizeof(m.time), "0000-00-00T00:00:00Z");
+	if ((p = notice_message(&m)) == NULL)
+		return -1;
+	fits = cJSON_PrintPreallocated(p, buf, sizeof(buf), 0) &&
+	    strlen(buf) <= PACKET_MAX;
+	cJSON_Delete(p);
+	return fits;
+}
