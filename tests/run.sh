@@ -25,7 +25,6 @@
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-cd "$top"
 
 build=build/san
 unit=1
@@ -38,9 +37,10 @@ while [ $# -gt 0 ]; do
 	--no-unit) unit=0; shift ;;
 	-h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
-	*) files+=("$1"); shift ;;
+	*) files+=("$(realpath "$1")"); shift ;;
 	esac
 done
+cd "$top"
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
@@ -158,6 +158,7 @@ run_file() {
 	else
 		rc=$?
 	fi
+	[ -f "$tap" ] || : >"$tap"
 	p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$tap" | tail -n 1)
 	f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$tap" | tail -n 1)
 	c=$(sed -n 's/^# cancelled \([0-9]*\)$/\1/p' "$tap" | tail -n 1)
