@@ -54,9 +54,28 @@ export async function login(c, user, extra = {}) {
 	return p;
 }
 
-// A new connection on transport, logged in as user.
+// Sends a packet whose answer is known (a second login), and returns
+// every packet that arrived before that answer.  After a login this is
+// what waited for the account: the server sends it before answering any
+// later packet (PROTOCOL.md, login), possibly after live packets that
+// raced with it, so a test that watches live traffic drains it first.
+export async function drain(c, user) {
+	c.send({ command: 'login', id: user.id, password: user.password });
+	const got = [];
+	for (;;) {
+		const p = await c.next();
+		if (p.command === 'login_return' && p.status === 'fail' &&
+		    p.detail === 'already logged in')
+			return got;
+		got.push(p);
+	}
+}
+
+// A new connection on transport, logged in as user, with what waited for
+// the account at login drained into c.backlog.
 export async function loggedIn(transport, user, extra = {}) {
 	const c = await connect(transport);
 	await login(c, user, extra);
+	c.backlog = await drain(c, user);
 	return c;
 }
