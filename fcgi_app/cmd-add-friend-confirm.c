@@ -62,7 +62,7 @@ static enum cmd_retval
 cmd_add_friend_confirm_tx(struct cmd_ctx *ctx)
 {
 	struct db		*db = ctx->app->db;
-	struct friend_request	 q = { 0, 0, 0, "" };
+	struct friend_request	 q = { .status = 0 };
 	struct friend_result	 res = { 0, 0, 0, 1 };
 	int			 found_a, status, rc;
 

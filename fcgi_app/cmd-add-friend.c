@@ -37,7 +37,8 @@ static enum cmd_retval
 cmd_add_friend_mutual(struct cmd_ctx *ctx, const struct friend_request *a,
     int b_status)
 {
-	struct friend_request	q = { a->to, a->from, b_status, "" };
+	struct friend_request	q = { .from = a->to, .to = a->from,
+				    .status = b_status };
 	struct friend_result	res = { 0, a->to, a->from, 1 };
 
 	if (friend_make(ctx->app->db, &q, a->status, &res.id) == -1)
@@ -49,9 +50,13 @@ cmd_add_friend_mutual(struct cmd_ctx *ctx, const struct friend_request *a,
 	return CMD_OK;
 }
 
-/* Stores or replaces A's request and forwards it to B. */
+/*
+ * Stores or replaces A's request and forwards it to B, tracked by the
+ * request's new id: a login fetch of B that already wrote it drops this
+ * copy, and only this one.
+ */
 static enum cmd_retval
-cmd_add_friend_ask(struct cmd_ctx *ctx, const struct friend_request *q)
+cmd_add_friend_ask(struct cmd_ctx *ctx, struct friend_request *q)
 {
 	struct db	*db = ctx->app->db;
 	cJSON		*p;
@@ -66,12 +71,12 @@ cmd_add_friend_ask(struct cmd_ctx *ctx, const struct friend_request *q)
 		if (count >= ctx->app->cf->pending_requests_max)
 			return cmd_fail(ctx, "too many pending requests");
 	}
-	if (db_request_put(db, q->from, q->to, q->status) == -1 ||
+	if (db_request_put(db, q) == -1 ||
 	    cmd_success(ctx) != CMD_OK)
 		return CMD_ERROR;
 	if ((p = notice_friend_request(q)) == NULL)
 		return CMD_ERROR;
-	rc = reply_account(ctx->reply, q->to, p);
+	rc = reply_send_tracked(ctx->reply, q->to, p, 'q', q->id);
 	cJSON_Delete(p);
 	return rc == 0 ? CMD_OK : CMD_ERROR;
 }
@@ -81,7 +86,7 @@ static enum cmd_retval
 cmd_add_friend_tx(struct cmd_ctx *ctx)
 {
 	struct db		*db = ctx->app->db;
-	struct friend_request	 q = { 0, 0, 0, "" };
+	struct friend_request	 q = { .status = 0 };
 	int			 found_b, status, rc;
 
 	q.from = ctx->session->account;

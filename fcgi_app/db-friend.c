@@ -142,23 +142,31 @@ db_request_get(struct db *db, uint64_t from, uint64_t to, int *status)
 }
 
 static const char sql_request_put[] =
-    "INSERT INTO friend_requests (from_id, to_id, status) VALUES (?, ?, ?)"
-    " ON DUPLICATE KEY UPDATE status = VALUES(status), updated_at = NOW()";
+    "INSERT INTO friend_requests (from_id, to_id, status) VALUES (?, ?, ?)";
 
-/* Stores a request, or replaces the status of the one pending. */
+/*
+ * Stores request q, replacing one pending between the same two, and sets
+ * q->id to its new id.  Inside a transaction (the replacing is two
+ * statements).
+ */
 int
-db_request_put(struct db *db, uint64_t from, uint64_t to, int status)
+db_request_put(struct db *db, struct friend_request *q)
 {
 	MYSQL_BIND	 params[3];
 	MYSQL_STMT	*st;
 
+	if (db_request_delete(db, q->from, q->to) == -1)
+		return -1;
 	memset(params, 0, sizeof(params));
-	db_bind_u64(&params[0], &from);
-	db_bind_u64(&params[1], &to);
-	db_bind_int(&params[2], &status);
+	db_bind_u64(&params[0], &q->from);
+	db_bind_u64(&params[1], &q->to);
+	db_bind_int(&params[2], &q->status);
 	st = db_exec(db, DB_REQUEST_PUT, sql_request_put, params, NULL);
+	if (st == NULL)
+		return -1;
+	q->id = mysql_stmt_insert_id(st);
 	db_done(st);
-	return st == NULL ? -1 : 0;
+	return 0;
 }
 
 static const char sql_request_delete[] =
@@ -202,16 +210,16 @@ db_requests_sent(struct db *db, uint64_t from, int *count)
 }
 
 static const char sql_requests_to[] =
-    "SELECT r.from_id, r.status, u.username"
+    "SELECT r.id, r.from_id, r.status, u.username"
     " FROM friend_requests r JOIN users u ON u.id = r.from_id"
-    " WHERE r.to_id = ? ORDER BY r.created_at, r.from_id";
+    " WHERE r.to_id = ? ORDER BY r.id";
 
-/* Calls cb for each request pending to to, oldest first; stops at -1. */
+/* Calls cb for each request pending to to, latest ask last; stops at -1. */
 int
 db_requests_to(struct db *db, uint64_t to,
     int (*cb)(void *, const struct friend_request *), void *arg)
 {
-	MYSQL_BIND		 params[1], result[3];
+	MYSQL_BIND		 params[1], result[4];
 	MYSQL_STMT		*st;
 	struct friend_request	 q;
 	unsigned long		 nlen = 0;
@@ -222,9 +230,10 @@ db_requests_to(struct db *db, uint64_t to,
 	memset(&q, 0, sizeof(q));
 	q.to = to;
 	db_bind_u64(&params[0], &to);
-	db_bind_u64(&result[0], &q.from);
-	db_bind_int(&result[1], &q.status);
-	db_bind_buf(&result[2], q.username, sizeof(q.username) - 1, &nlen);
+	db_bind_u64(&result[0], &q.id);
+	db_bind_u64(&result[1], &q.from);
+	db_bind_int(&result[2], &q.status);
+	db_bind_buf(&result[3], q.username, sizeof(q.username) - 1, &nlen);
 	st = db_exec(db, DB_REQUESTS_TO, sql_requests_to, params, result);
 	if (st == NULL)
 		return -1;

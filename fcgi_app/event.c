@@ -10,8 +10,11 @@
  * presence, then sends every pending friend request, every undelivered
  * confirm result (tracked "c<id>"), and the first page of messages
  * (tracked "m<id>").  A full page asks for another fetch after its last
- * id.  A stored item whose packet cannot be built is skipped, not lost: it
- * stays waiting in the database.
+ * id.  Requests are tracked "q<id>" only so that the daemon drops a live
+ * copy the fetch has already written: a written report of one changes
+ * nothing, as a request waits until it is answered.  A stored item whose
+ * packet cannot be built is skipped, not lost: it stays waiting in the
+ * database.
  */
 #include <inttypes.h>
 #include <string.h>
@@ -33,8 +36,7 @@ static int
 event_send(struct reply *r, cJSON *p, char kind, uint64_t id)
 {
 	if (p == NULL || reply_send_tracked(r, 0, p, kind, id) == -1)
-		log_warnx("%s: %c%" PRIu64 " skipped", __func__,
-		    kind != 0 ? kind : 'r', id);
+		log_warnx("%s: %c%" PRIu64 " skipped", __func__, kind, id);
 	cJSON_Delete(p);
 	return 0;
 }
@@ -42,7 +44,7 @@ event_send(struct reply *r, cJSON *p, char kind, uint64_t id)
 static int
 event_send_request(void *arg, const struct friend_request *q)
 {
-	return event_send(arg, notice_friend_request(q), 0, q->from);
+	return event_send(arg, notice_friend_request(q), 'q', q->id);
 }
 
 static int

@@ -229,6 +229,7 @@ struct friend {
 
 /* A pending request, as its recipient is sent it. */
 struct friend_request {
+	uint64_t	id;			/* new at each ask: "q<id>" */
 	uint64_t	from;
 	uint64_t	to;
 	int		status;			/* from's view of to */
@@ -265,7 +266,7 @@ int	 db_friendship_get(struct db *, uint64_t, uint64_t, int *status);
 int	 db_friendship_put(struct db *, uint64_t, uint64_t, int status);
 int	 db_friends_list(struct db *, uint64_t, struct friend **, size_t *);
 int	 db_request_get(struct db *, uint64_t from, uint64_t to, int *status);
-int	 db_request_put(struct db *, uint64_t from, uint64_t to, int status);
+int	 db_request_put(struct db *, struct friend_request *);
 int	 db_request_delete(struct db *, uint64_t from, uint64_t to);
 int	 db_requests_sent(struct db *, uint64_t from, int *count);
 int	 db_requests_to(struct db *, uint64_t to,

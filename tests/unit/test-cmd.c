@@ -36,6 +36,7 @@ static struct {
 			requests[STUB_ROWS];
 	size_t		nfriends, nrequests;
 	uint64_t	next_result;
+	uint64_t	next_request;
 	uint64_t	next_message;
 	uint64_t	acked[STUB_ROWS];
 	size_t		nacked;
@@ -264,10 +265,11 @@ db_request_get(struct db *db, uint64_t from, uint64_t to, int *status)
 }
 
 int
-db_request_put(struct db *db, uint64_t from, uint64_t to, int status)
+db_request_put(struct db *db, struct friend_request *q)
 {
 	(void)db;
-	stub_put(stub.requests, &stub.nrequests, from, to, status);
+	stub_put(stub.requests, &stub.nrequests, q->from, q->to, q->status);
+	q->id = ++stub.next_request;
 	return 0;
 }
 
@@ -595,7 +597,7 @@ test_add_friend(void **state)
 	root = run(10000, ADD("\"10000\"", "10001", "\"0\""), CMD_OK);
 	assert_int_equal(actions(root), 2);
 	want_send(root, 0, NULL, NULL, OK_RETURN("add_friend"));
-	want_send(root, 1, "10001", NULL, "{\"command\":\"add_friend\","
+	want_send(root, 1, "10001", "q1", "{\"command\":\"add_friend\","
 	    "\"src\":\"10000\",\"dst\":\"10001\",\"status\":\"0\","
 	    "\"message\":\"confirm_one_way\",\"username\":\"alice\"}");
 	cJSON_Delete(root);

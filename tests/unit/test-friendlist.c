@@ -22,7 +22,7 @@
 static struct {
 	char	*text[MAX_PACKETS];
 	size_t	 n;
-	int	 fail_at;	/* emit fails at this packet (1-based), 0: never */
+	int	 fail_at;	/* emit fails at packet n (from 1); 0: never */
 } out;
 
 static int
@@ -125,7 +125,8 @@ test_one(void **state)
 	assert_int_equal(out.n, 1);
 	assert_string_equal(out.text[0], "{\"command\":\"list_friend_return\","
 	    "\"id\":\"10000\",\"status\":\"success\",\"friends\":[{\"id\":"
-	    "\"10001\",\"username\":\"bob\",\"status\":\"1\",\"online\":true}]}");
+	    "\"10001\",\"username\":\"bob\",\"status\":\"1\","
+	    "\"online\":true}]}");
 }
 
 /* 1000 friends with 32-character Chinese names, and worst-case escapes. */
