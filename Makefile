@@ -69,7 +69,7 @@ test-utf8_SRCS = fcgi_app/utf8.c
 DAEMON_OBJS = $(patsubst %.c,$(B)/obj/%.o,$(DAEMON_SRCS) $(COMMON_SRCS))
 APP_OBJS    = $(patsubst %.c,$(B)/obj/%.o,$(APP_SRCS) $(COMMON_SRCS))
 
-.PHONY: all deps run test unit unit-bin integration bench fuzz clean
+.PHONY: all deps run test unit unit-bin integration bench fuzz install clean
 
 all: $(B)/push_daemon $(B)/fcgi_app
 
@@ -108,6 +108,18 @@ test: deps
 
 integration:
 	@tests/run.sh --build $(B) --no-unit
+
+# A production host: binaries, migrations and docs under PREFIX.
+PREFIX	?= /usr/local
+install: all
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/chat/sql \
+	    $(DESTDIR)$(PREFIX)/share/chat/scripts \
+	    $(DESTDIR)$(PREFIX)/share/doc/chat
+	install -m 0755 $(B)/push_daemon $(B)/fcgi_app $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0644 sql/*.sql sql/README.md $(DESTDIR)$(PREFIX)/share/chat/sql/
+	install -m 0755 scripts/migrate.sh $(DESTDIR)$(PREFIX)/share/chat/scripts/
+	install -m 0644 INSTALL.md README.md docs/*.md etc/chat.conf.example \
+	    $(DESTDIR)$(PREFIX)/share/doc/chat/
 
 clean:
 	rm -rf build
