@@ -368,7 +368,11 @@ start_failed() {
 		esac
 		[ -s "$f" ] || continue
 		echo "--- tail of $f" >&2
-		tail -n 20 "$f" >&2
+		case $f in
+		*/mariadb.log)	# only what went wrong
+			grep -E '\[ERROR\]' "$f" | tail -n 10 >&2 || true ;;
+		*) tail -n 20 "$f" >&2 ;;
+		esac
 	done
 	stop_all
 }
