@@ -481,6 +481,8 @@ conn_bind(struct conn *c, const char *account, int ack)
 void
 conn_unbind(struct conn *c)
 {
+	/* The tracks written so far are the old account's: report them now. */
+	deliver_flush(c);
 	online_remove(c);
 	c->account[0] = '\0';
 	c->ack = 0;

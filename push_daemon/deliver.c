@@ -215,6 +215,16 @@ deliver_report_done(uint64_t id)
 	deliver_report(c, 0);
 }
 
+/*
+ * c is about to be unbound: a report sent later would name no account, and
+ * the worker could not mark what the old account received.
+ */
+void
+deliver_flush(struct conn *c)
+{
+	deliver_report(c, 1);
+}
+
 /* c is ending: report what went out, forget the rest. */
 void
 deliver_close(struct conn *c)

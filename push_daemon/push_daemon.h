@@ -265,6 +265,7 @@ void	 deliver_fetch_done(struct conn *);
 void	 deliver_output(struct conn *, size_t);
 void	 deliver_report_done(uint64_t);
 void	 deliver_close(struct conn *);
+void	 deliver_flush(struct conn *);
 
 /* linger.c */
 void	 linger_fd(int);
