@@ -51,7 +51,7 @@ const struct config_entry config_table[] = {
 	INT_ENTRY(pending_requests_max, 1, 1000000, 100,
 	    "unanswered friend requests one account may have sent"),
 	INT_ENTRY(bench_no_db, 0, 1, 0,
-	    "benchmark only: answer packets without the database"),
+	    "benchmark only: send_message skips the database (nothing stored)"),
 
 	INT_ENTRY(upstream_max_inflight, 1, 4096, 64,
 	    "FastCGI requests the daemon has open at once"),
