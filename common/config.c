@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "config.h"
+#include "log.h"
 
 #define INT_ENTRY(n, lo, hi, def, h) \
 	{ #n, CONFIG_INT, lo, hi, def, NULL, \
@@ -213,4 +215,53 @@ config_print(const struct config *cf, FILE *fp)
 		else
 			fprintf(fp, "%s = %s\n", e->name, field);
 	}
+}
+
+static void __attribute__((noreturn))
+config_usage(const char *progname)
+{
+	fprintf(stderr, "usage: %s -f config [-d] [-n]\n", progname);
+	exit(1);
+}
+
+/*
+ * The start of both programs' main(): parses -f FILE [-d] [-n], starts
+ * logging, and loads FILE over the defaults.  A bad file ends the program
+ * with "file:line: reason".  Returns 1 when -n asked only for a check.
+ */
+int
+config_from_args(struct config *cf, int argc, char **argv,
+    const char *progname, const char **path)
+{
+	const char	*errstr;
+	int		 ch, debug = 0, check = 0, line;
+
+	*path = NULL;
+	while ((ch = getopt(argc, argv, "df:n")) != -1) {
+		switch (ch) {
+		case 'd':
+			debug = 1;
+			break;
+		case 'f':
+			*path = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		default:
+			config_usage(progname);
+		}
+	}
+	if (*path == NULL || optind != argc)
+		config_usage(progname);
+	log_init(progname, debug);
+	config_defaults(cf);
+	if (config_load(cf, *path, &errstr, &line) == -1) {
+		if (line == 0)
+			fprintf(stderr, "%s: %s\n", *path, errstr);
+		else
+			fprintf(stderr, "%s:%d: %s\n", *path, line, errstr);
+		exit(1);
+	}
+	return check;
 }

@@ -73,5 +73,7 @@ int	config_load(struct config *, const char *path, const char **errstr,
 int	config_set(struct config *, const char *name, const char *value,
 	    const char **errstr);
 void	config_print(const struct config *, FILE *);
+int	config_from_args(struct config *, int argc, char **argv,
+	    const char *progname, const char **path);
 
 #endif

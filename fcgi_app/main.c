@@ -40,13 +40,6 @@ struct slot {
 
 static struct slot	slots[WORKERS_MAX];
 
-static void __attribute__((noreturn))
-usage(void)
-{
-	fprintf(stderr, "usage: fcgi_app -f config [-d] [-n]\n");
-	exit(1);
-}
-
 /*
  * Refuses to take the socket from a running instance; removes a socket
  * file left by one that died.
@@ -224,32 +217,10 @@ int
 main(int argc, char **argv)
 {
 	struct config	 cf;
-	const char	*path = NULL, *errstr;
-	int		 ch, debug = 0, check = 0, line, fd;
+	const char	*path;
+	int		 fd;
 
-	while ((ch = getopt(argc, argv, "df:n")) != -1) {
-		switch (ch) {
-		case 'd':
-			debug = 1;
-			break;
-		case 'f':
-			path = optarg;
-			break;
-		case 'n':
-			check = 1;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (path == NULL || optind != argc)
-		usage();
-	log_init("fcgi_app", debug);
-
-	config_defaults(&cf);
-	if (config_load(&cf, path, &errstr, &line) == -1)
-		fatalx("%s:%d: %s", path, line, errstr);
-	if (check) {
+	if (config_from_args(&cf, argc, argv, "fcgi_app", &path)) {
 		fprintf(stderr, "%s: configuration OK\n", path);
 		return 0;
 	}

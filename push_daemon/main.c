@@ -23,28 +23,10 @@
 struct event_base	*base;
 struct config		 conf;
 
-static void __attribute__((noreturn))
-usage(void)
-{
-	fprintf(stderr, "usage: push_daemon -f CONFIG [-d] [-n]\n");
-	exit(1);
-}
-
-/* Loads path into conf; prints file:line: reason and returns -1 if bad. */
+/* What the daemon needs beyond what the config table checks. */
 static int
-main_config(const char *path)
+main_config_check(const char *path)
 {
-	const char	*errstr;
-	int		 line;
-
-	config_defaults(&conf);
-	if (config_load(&conf, path, &errstr, &line) == -1) {
-		if (line == 0)
-			fprintf(stderr, "%s: %s\n", path, errstr);
-		else
-			fprintf(stderr, "%s:%d: %s\n", path, line, errstr);
-		return -1;
-	}
 	if (conf.ws_socket[0] == '\0' || conf.tcp_socket[0] == '\0' ||
 	    conf.fcgi_socket[0] == '\0') {
 		fprintf(stderr, "%s: ws_socket, tcp_socket and fcgi_socket "
@@ -121,28 +103,11 @@ main_run(void)
 int
 main(int argc, char *argv[])
 {
-	const char	*path = NULL;
-	int		 ch, debug = 0, check = 0;
+	const char	*path;
+	int		 check;
 
-	while ((ch = getopt(argc, argv, "df:n")) != -1) {
-		switch (ch) {
-		case 'd':
-			debug = 1;
-			break;
-		case 'f':
-			path = optarg;
-			break;
-		case 'n':
-			check = 1;
-			break;
-		default:
-			usage();
-		}
-	}
-	if (optind != argc || path == NULL)
-		usage();
-	log_init("push_daemon", debug);
-	if (main_config(path) == -1)
+	check = config_from_args(&conf, argc, argv, "push_daemon", &path);
+	if (main_config_check(path) == -1)
 		return 1;
 	if (check) {
 		fprintf(stderr, "%s: configuration OK\n", path);

@@ -65,7 +65,7 @@ packet_command(const char *data, size_t len, char *out, size_t outsz)
 	if (cJSON_IsObject(root) && cJSON_IsString(cmd) &&
 	    packet_command_ok(cmd->valuestring) &&
 	    strlen(cmd->valuestring) < outsz) {
-		strcpy(out, cmd->valuestring);
+		snprintf(out, outsz, "%s", cmd->valuestring);
 		rc = 0;
 	}
 	cJSON_Delete(root);
