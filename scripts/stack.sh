@@ -7,6 +7,10 @@
 #   stack.sh run   (same options)   start, print where it listens, wait;
 #                                   Ctrl-C or SIGTERM stops it all
 #   stack.sh stop  [--dir DIR]      stop what start recorded in DIR/pids
+#   stack.sh restart-daemon [--dir DIR] [--signal SIG] [--build B]
+#                                   stop the push daemon (SIGTERM, or SIG:
+#                                   KILL for a crash) and start the same
+#                                   program again on DIR's chat.conf and log
 #
 # DIR defaults to var/ in the checkout and is kept between runs, so the
 # database persists.  B is the build directory holding fcgi_app and
@@ -37,7 +41,7 @@ die() {
 }
 
 usage() {
-	sed -n '4,10p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '4,14p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -51,6 +55,7 @@ tcp_port=
 build=build
 workers=4
 test_cost=0
+signal=TERM
 sets=()
 
 while [ $# -gt 0 ]; do
@@ -62,12 +67,13 @@ while [ $# -gt 0 ]; do
 	--workers) workers=${2:?}; shift 2 ;;
 	--test-cost) test_cost=1; shift ;;
 	--set) sets+=("${2:?}"); shift 2 ;;
+	--signal) signal=${2:?}; shift 2 ;;
 	*) usage ;;
 	esac
 done
 
 case $cmd in
-start|run|stop) ;;
+start|run|stop|restart-daemon) ;;
 *) usage ;;
 esac
 
@@ -415,6 +421,41 @@ start() {
 	trap - EXIT
 }
 
+# --- restart-daemon --------------------------------------------------------
+
+# The push daemon alone goes down (a crash with --signal KILL) and comes
+# back as start_programs started it: the same program (the one running, or
+# B's), chat.conf, sockets and log.  nginx reconnects to the new sockets by
+# itself; the clients of the old daemon have lost their connections.
+restart_daemon() {
+	local f=$pid_dir/3-push_daemon.pid pid= start= exe=$build/push_daemon i
+	[ -f "$conf" ] || die "no $conf: start the stack first"
+	[ -f "$f" ] && read -r pid start <"$f"
+	if [ -n "$pid" ] && proc_alive "$pid" "$start"; then
+		exe=$(readlink "/proc/$pid/exe")
+		exe=${exe% (deleted)}
+		if [ "$signal" = TERM ]; then
+			proc_stop "$pid" "$start" 10
+		else
+			kill -s "$signal" "$pid" || die "kill -s $signal $pid failed"
+			for ((i = 0; i < 100; i++)); do
+				proc_alive "$pid" "$start" || break
+				sleep 0.1
+			done
+			! proc_alive "$pid" "$start" ||
+			    die "push_daemon $pid still runs after SIG$signal"
+		fi
+	fi
+	[ -x "$exe" ] || die "$exe is missing"
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
+	rm -f "$ws_sock" "$tcp_sock"
+	"$exe" -f "$conf" >>"$log_dir/3-push_daemon.log" 2>&1 &
+	record_pid 3-push_daemon $!
+	wait_until 3-push_daemon 30 "sockets" \
+	    test -S "$ws_sock" -a -S "$tcp_sock"
+}
+
 where() {
 	echo "WebSocket ws://127.0.0.1:$http_port/ws, TCP 127.0.0.1:$tcp_port," \
 	    "web http://127.0.0.1:$http_port/"
@@ -438,5 +479,8 @@ run)
 	;;
 stop)
 	stop_all
+	;;
+restart-daemon)
+	restart_daemon
 	;;
 esac
