@@ -29,10 +29,18 @@ function address(name, fallback) {
 	return { host: m[1] || '127.0.0.1', port: Number(m[2]) };
 }
 
-export const HTTP = address('CHAT_TEST_HTTP', '127.0.0.1:8080');
-export const TCP = address('CHAT_TEST_TCP', '127.0.0.1:9000');
+export let HTTP = address('CHAT_TEST_HTTP', '127.0.0.1:8080');
+export let TCP = address('CHAT_TEST_TCP', '127.0.0.1:9000');
 export const STACK_DIR = process.env.CHAT_TEST_DIR || '';
-export const BASE_URL = `http://${HTTP.host}:${HTTP.port}`;
+export let BASE_URL = `http://${HTTP.host}:${HTTP.port}`;
+
+// Aims every later connection and HTTP request at another stack (a test
+// file that starts a stack of its own): ports on 127.0.0.1.
+export function useStack(httpPort, tcpPort) {
+	HTTP = { host: '127.0.0.1', port: httpPort };
+	TCP = { host: '127.0.0.1', port: tcpPort };
+	BASE_URL = `http://${HTTP.host}:${HTTP.port}`;
+}
 
 // A TCP packet: Length (int32 little-endian) and the bytes.
 export function frame(body) {
@@ -58,10 +66,13 @@ class Client {
 		this.closeInfo = null;	// {code, reason} once closed
 		this.pings = 0;
 		this.pingWaiters = [];
+		this.onBytes = null;	// if set, sees each packet's bytes
 	}
 
 	// Called by the transport with each received packet (a Buffer).
 	_packet(buf) {
+		if (this.onBytes)
+			this.onBytes(buf);
 		let packet;
 		try {
 			packet = JSON.parse(buf.toString('utf8'));
