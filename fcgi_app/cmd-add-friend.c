@@ -71,7 +71,14 @@ cmd_add_friend_ask(struct cmd_ctx *ctx, struct friend_request *q)
 		if (count >= ctx->app->cf->pending_requests_max)
 			return cmd_fail(ctx, "too many pending requests");
 	}
-	if (db_request_put(db, q) == -1 ||
+	/*
+	 * Delete only a request that is there: a DELETE that finds nothing
+	 * takes a gap lock, and two add_friend transactions holding one on
+	 * the same gap then deadlock on their INSERTs (InnoDB), even for
+	 * unrelated pairs (new ids share the gap at the end of the index).
+	 */
+	if ((found && db_request_delete(db, q->from, q->to) == -1) ||
+	    db_request_put(db, q) == -1 ||
 	    cmd_success(ctx) != CMD_OK)
 		return CMD_ERROR;
 	if ((p = notice_friend_request(q)) == NULL)

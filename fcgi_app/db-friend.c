@@ -145,9 +145,8 @@ static const char sql_request_put[] =
     "INSERT INTO friend_requests (from_id, to_id, status) VALUES (?, ?, ?)";
 
 /*
- * Stores request q, replacing one pending between the same two, and sets
- * q->id to its new id.  Inside a transaction (the replacing is two
- * statements).
+ * Stores request q, of which none is pending between the same two (the
+ * caller deletes the one it replaces), and sets q->id to its new id.
  */
 int
 db_request_put(struct db *db, struct friend_request *q)
@@ -155,8 +154,6 @@ db_request_put(struct db *db, struct friend_request *q)
 	MYSQL_BIND	 params[3];
 	MYSQL_STMT	*st;
 
-	if (db_request_delete(db, q->from, q->to) == -1)
-		return -1;
 	memset(params, 0, sizeof(params));
 	db_bind_u64(&params[0], &q->from);
 	db_bind_u64(&params[1], &q->to);
