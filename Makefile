@@ -66,8 +66,14 @@ test-friendlist_SRCS = fcgi_app/friendlist.c
 test-packet_SRCS = fcgi_app/packet.c fcgi_app/utf8.c
 test-utf8_SRCS = fcgi_app/utf8.c
 
+# bench/: the load generator (bench/README.md).
+BENCH_SRCS = bench/main.c bench/conn.c bench/ws.c bench/session.c \
+	   bench/setup.c bench/relay.c bench/idle.c bench/login.c \
+	   bench/dbceil.c bench/procstat.c bench/stats.c bench/report.c
+
 DAEMON_OBJS = $(patsubst %.c,$(B)/obj/%.o,$(DAEMON_SRCS) $(COMMON_SRCS))
 APP_OBJS    = $(patsubst %.c,$(B)/obj/%.o,$(APP_SRCS) $(COMMON_SRCS))
+BENCH_OBJS  = $(patsubst %.c,$(B)/obj/%.o,$(BENCH_SRCS) $(COMMON_SRCS))
 
 .PHONY: all deps run test unit unit-bin integration bench fuzz install clean
 
@@ -78,6 +84,9 @@ $(B)/push_daemon: $(DAEMON_OBJS)
 
 $(B)/fcgi_app: $(APP_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/bench: $(BENCH_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread -lm
 
 $(B)/obj/%.o: %.c
 	@mkdir -p $(dir $@)

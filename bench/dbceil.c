@@ -1,0 +1,289 @@
+/*
+ * The database ceiling: what the stack's MariaDB takes of the two writes
+ * every relayed message costs the service (fcgi_app/db-message.c): the
+ * INSERT of send_message, committed on its own before the sender's
+ * success, and the delivered_at UPDATE of the written report.  The same
+ * SQL through prepared statements, under autocommit, from as many client
+ * connections as the stack has workers, as fast as it answers; one
+ * message is both statements.  The connection settings come from the
+ * stack's chat.conf.  Threads, because libmariadb blocks.
+ */
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <mysql.h>
+
+#include "bench.h"
+#include "config.h"
+
+#define DBCEIL_MAX_THREADS	256
+
+static const char sql_add[] =
+    "INSERT INTO messages (sender_id, recipient_id, body, created_at)"
+    " VALUES (?, ?, ?, ?)";
+static const char sql_delivered[] =
+    "UPDATE messages SET delivered_at = NOW(3)"
+    " WHERE id = ? AND recipient_id = ? AND delivered_at IS NULL";
+static const char sql_ids[] =
+    "SELECT id FROM users ORDER BY id LIMIT 2";
+
+struct dbthread {
+	pthread_t	 th;
+	struct config	*cf;
+	uint64_t	 src, dst;
+	double		 t_end;
+	uint64_t	 messages;
+	uint64_t	 errors;
+	struct lat	*lat;
+	char		 err[160];
+};
+
+static MYSQL *
+dbceil_connect(const struct config *cf, char *err, size_t errlen)
+{
+	MYSQL	*my;
+
+	if ((my = mysql_init(NULL)) == NULL) {
+		snprintf(err, errlen, "mysql_init failed");
+		return NULL;
+	}
+	if (mysql_real_connect(my, cf->db_socket[0] ? NULL : cf->db_host,
+	    cf->db_user, cf->db_password, cf->db_name, (unsigned)cf->db_port,
+	    cf->db_socket[0] ? cf->db_socket : NULL, 0) == NULL) {
+		snprintf(err, errlen, "connect: %s", mysql_error(my));
+		mysql_close(my);
+		return NULL;
+	}
+	return my;
+}
+
+static MYSQL_STMT *
+dbceil_prepare(MYSQL *my, const char *sql)
+{
+	MYSQL_STMT	*st;
+
+	if ((st = mysql_stmt_init(my)) == NULL)
+		return NULL;
+	if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0) {
+		mysql_stmt_close(st);
+		return NULL;
+	}
+	return st;
+}
+
+static void
+dbceil_now(MYSQL_TIME *t)
+{
+	struct timespec	ts;
+	struct tm	tm;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	memset(t, 0, sizeof(*t));
+	t->year = (unsigned int)tm.tm_year + 1900;
+	t->month = (unsigned int)tm.tm_mon + 1;
+	t->day = (unsigned int)tm.tm_mday;
+	t->hour = (unsigned int)tm.tm_hour;
+	t->minute = (unsigned int)tm.tm_min;
+	t->second = (unsigned int)tm.tm_sec;
+	t->second_part = (unsigned long)(ts.tv_nsec / 1000000) * 1000;
+	t->time_type = MYSQL_TIMESTAMP_DATETIME;
+}
+
+static void
+bind_u64(MYSQL_BIND *b, uint64_t *v)
+{
+	b->buffer_type = MYSQL_TYPE_LONGLONG;
+	b->buffer = v;
+	b->is_unsigned = 1;
+}
+
+/* One message: the INSERT, then the UPDATE of its row. */
+static int
+dbceil_message(struct dbthread *t, MYSQL_STMT *add, MYSQL_STMT *upd,
+    char *body, unsigned long blen)
+{
+	MYSQL_BIND	p[4];
+	MYSQL_TIME	now;
+	uint64_t	id;
+
+	memset(p, 0, sizeof(p));
+	dbceil_now(&now);
+	bind_u64(&p[0], &t->src);
+	bind_u64(&p[1], &t->dst);
+	p[2].buffer_type = MYSQL_TYPE_STRING;
+	p[2].buffer = body;
+	p[2].buffer_length = blen;
+	p[2].length = &blen;
+	p[3].buffer_type = MYSQL_TYPE_DATETIME;
+	p[3].buffer = &now;
+	if (mysql_stmt_bind_param(add, p) != 0 || mysql_stmt_execute(add))
+		return -1;
+	id = mysql_stmt_insert_id(add);
+	memset(p, 0, sizeof(p));
+	bind_u64(&p[0], &id);
+	bind_u64(&p[1], &t->dst);
+	if (mysql_stmt_bind_param(upd, p) != 0 || mysql_stmt_execute(upd))
+		return -1;
+	return 0;
+}
+
+static void *
+dbceil_thread(void *arg)
+{
+	struct dbthread	*t = arg;
+	MYSQL		*my;
+	MYSQL_STMT	*add = NULL, *upd = NULL;
+	char		 body[BENCH_PACKET_MAX];
+	uint64_t	 t0;
+
+	memset(body, 'x', sizeof(body));
+	mysql_thread_init();
+	if ((my = dbceil_connect(t->cf, t->err, sizeof(t->err))) == NULL)
+		goto done;
+	if ((add = dbceil_prepare(my, sql_add)) == NULL ||
+	    (upd = dbceil_prepare(my, sql_delivered)) == NULL) {
+		snprintf(t->err, sizeof(t->err), "prepare: %s",
+		    mysql_error(my));
+		goto done;
+	}
+	while (now_s() < t->t_end) {
+		t0 = now_us();
+		if (dbceil_message(t, add, upd, body,
+		    (unsigned long)opts.size) == -1) {
+			if (t->errors++ == 0)
+				snprintf(t->err, sizeof(t->err), "%s",
+				    mysql_error(my));
+			continue;
+		}
+		lat_add(t->lat, now_us() - t0);
+		t->messages++;
+	}
+done:
+	if (add != NULL)
+		mysql_stmt_close(add);
+	if (upd != NULL)
+		mysql_stmt_close(upd);
+	if (my != NULL)
+		mysql_close(my);
+	mysql_thread_end();
+	return NULL;
+}
+
+/* Two existing accounts to write messages between (foreign keys). */
+static int
+dbceil_ids(const struct config *cf, uint64_t *a, uint64_t *b)
+{
+	MYSQL		*my;
+	MYSQL_RES	*res;
+	MYSQL_ROW	 row;
+	char		 err[160];
+	int		 n = 0;
+
+	if ((my = dbceil_connect(cf, err, sizeof(err))) == NULL) {
+		bench_progress("%s", err);
+		return -1;
+	}
+	if (mysql_query(my, sql_ids) == 0 &&
+	    (res = mysql_store_result(my)) != NULL) {
+		while ((row = mysql_fetch_row(res)) != NULL && n < 2)
+			*(n++ == 0 ? a : b) = strtoull(row[0], NULL, 10);
+		mysql_free_result(res);
+	}
+	mysql_close(my);
+	if (n == 1)
+		*b = *a;
+	return n > 0 ? 0 : -1;
+}
+
+static int
+dbceil_config(struct config *cf)
+{
+	char		 path[1024];
+	const char	*errstr;
+	int		 line;
+
+	if (opts.stack_dir == NULL) {
+		bench_progress("--stack-dir is required");
+		return -1;
+	}
+	snprintf(path, sizeof(path), "%s/chat.conf", opts.stack_dir);
+	config_defaults(cf);
+	if (config_load(cf, path, &errstr, &line) == -1) {
+		bench_progress("%s:%d: %s", path, line, errstr);
+		return -1;
+	}
+	return 0;
+}
+
+int
+dbceil_run(void)
+{
+	static struct dbthread	 th[DBCEIL_MAX_THREADS];
+	struct config		 cf;
+	struct procstat		*ps0, *ps1;
+	struct lat		*all;
+	uint64_t		 a, b, msgs = 0, errors = 0;
+	double			 t0, t;
+	cJSON			*o;
+	int			 i, n;
+	size_t			 k;
+
+	if (dbceil_config(&cf) == -1 || mysql_library_init(0, NULL, NULL))
+		return -1;
+	if (dbceil_ids(&cf, &a, &b) == -1) {
+		bench_progress("no accounts in the database: run relay first");
+		return -1;
+	}
+	n = opts.threads > 0 ? opts.threads : cf.workers;
+	bench_progress("%d connections, %.0f s, %d-byte bodies", n,
+	    opts.duration, opts.size);
+	ps0 = procstat_take(opts.stack_dir);
+	bench_cpu_start();
+	t0 = now_s();
+	for (i = 0; i < n; i++) {
+		th[i].cf = &cf;
+		th[i].src = a;
+		th[i].dst = b;
+		th[i].t_end = t0 + opts.duration;
+		th[i].lat = lat_new();
+		pthread_create(&th[i].th, NULL, dbceil_thread, &th[i]);
+	}
+	all = lat_new();
+	for (i = 0; i < n; i++) {
+		pthread_join(th[i].th, NULL);
+		msgs += th[i].messages;
+		errors += th[i].errors;
+		for (k = 0; k < lat_count(th[i].lat); k++)
+			lat_add(all, lat_sample(th[i].lat, k));
+		if (th[i].err[0] != '\0')
+			bench_progress("connection %d: %s", i, th[i].err);
+		lat_free(th[i].lat);
+	}
+	t = now_s() - t0;
+	bench_cpu_stop();
+	ps1 = procstat_take(opts.stack_dir);
+	bench_progress("%" PRIu64 " messages in %.1f s: %.0f/s", msgs, t,
+	    msgs / t);
+	o = bench_result_new();
+	cJSON_DeleteItemFromObject(o, "transport");
+	cJSON_AddNumberToObject(o, "connections", n);
+	cJSON_AddNumberToObject(o, "size", opts.size);
+	cJSON_AddNumberToObject(o, "duration", t);
+	cJSON_AddNumberToObject(o, "messages", (double)msgs);
+	cJSON_AddNumberToObject(o, "errors", (double)errors);
+	cJSON_AddNumberToObject(o, "messages_per_s", msgs / t);
+	cJSON_AddItemToObject(o, "latency", lat_json(all));
+	cJSON_AddItemToObject(o, "processes", procstat_diff(ps0, ps1, t, 0));
+	bench_cpu_report(o);
+	bench_result_print(o);
+	cJSON_Delete(o);
+	lat_free(all);
+	procstat_free(ps0);
+	procstat_free(ps1);
+	mysql_library_end();
+	return msgs > 0 ? 0 : -1;
+}
