@@ -118,6 +118,14 @@ test: deps
 integration:
 	@tests/run.sh --build $(B) --no-unit
 
+# The benchmark on a private stack; knobs in bench/README.md, e.g.
+# make bench BENCH=relay RATE=5000 PAIRS=200
+BENCH_KNOBS = BENCH PAIRS RATE INFLIGHT SIZE DURATION TRANSPORT CONNS \
+	   ACCOUNTS LOGINS CONCURRENCY WORKERS SOURCES COST SET OUT
+bench: all $(B)/bench
+	@$(foreach k,$(BENCH_KNOBS),$(if $($(k)),$(k)='$($(k))')) \
+	    bench/run.sh --build $(B)
+
 # A production host: binaries, migrations and docs under PREFIX.
 PREFIX	?= /usr/local
 install: all

@@ -49,6 +49,7 @@ struct bconn {
 	enum bconn_state	 state;
 	struct bufferevent	*bev;
 	wslay_event_context_ptr	 ws;		/* WebSocket: wslay client */
+	int			 in_recv;	/* inside wslay_event_recv */
 	char			 ws_key[32];	/* Sec-WebSocket-Key sent */
 	const struct bconn_ops	*ops;
 	void			*arg;		/* the workload's, per conn */

@@ -113,7 +113,12 @@ bconn_free(struct bconn *c)
 	free(c);
 }
 
-/* Ends c (safe twice) and tells its owner why. */
+/*
+ * Ends c (safe twice) and tells its owner why.  Safe inside c's own
+ * callbacks: libevent defers the bufferevent's free, and ws.c frees the
+ * wslay context once wslay_event_recv has returned.  c itself stays
+ * until its owner's bconn_free, which must not run inside them.
+ */
 void
 bconn_close(struct bconn *c, const char *reason)
 {
@@ -124,7 +129,8 @@ bconn_close(struct bconn *c, const char *reason)
 		bufferevent_free(c->bev);
 		c->bev = NULL;
 	}
-	ws_free(c);
+	if (!c->in_recv)
+		ws_free(c);
 	if (c->ops->closed != NULL)
 		c->ops->closed(c, reason);
 }

@@ -39,6 +39,7 @@ static struct idle	I;
 
 static void	idle_packet(struct bconn *, cJSON *, const char *);
 static void	idle_closed(struct bconn *, const char *);
+static void	idle_open_all(evutil_socket_t, short, void *);
 
 static const struct bconn_ops idle_ops = { NULL, idle_packet, idle_closed };
 
@@ -90,7 +91,24 @@ idle_ready(void *arg)
 	evtimer_add(I.timer, &tv);
 }
 
-/* The accounts exist and their connections have gone: now the C. */
+/* The accounts exist: their connections go, then the C come. */
+static void
+idle_close_reg(evutil_socket_t fd, short what, void *arg)
+{
+	struct timeval	tv = { IDLE_SETTLE_S, 0 };
+	int		i;
+
+	(void)fd;
+	(void)what;
+	(void)arg;
+	for (i = 0; i < I.nreg; i++) {
+		bconn_free(I.reg[i]);
+		I.reg[i] = NULL;
+	}
+	evtimer_assign(I.timer, base, idle_open_all, NULL);
+	evtimer_add(I.timer, &tv);
+}
+
 static void
 idle_open_all(evutil_socket_t fd, short what, void *arg)
 {
@@ -108,17 +126,15 @@ idle_open_all(evutil_socket_t fd, short what, void *arg)
 static void
 idle_registered(void *arg)
 {
-	struct timeval	tv = { IDLE_SETTLE_S, 0 };
+	struct timeval	tv = { 0, 0 };
 	int		i, n = 0;
 
 	(void)arg;
-	for (i = 0; i < I.nreg; i++) {
+	/* Called from a connection's callback: they are freed later. */
+	for (i = 0; i < I.nreg; i++)
 		if (I.reg[i] != NULL && I.reg[i]->account != 0 &&
 		    I.reg[i]->state == BCONN_OPEN)
 			I.ids[n++] = I.reg[i]->account;
-		bconn_free(I.reg[i]);
-		I.reg[i] = NULL;
-	}
 	if (n == 0) {
 		bench_progress("no account could be registered");
 		event_base_loopbreak(base);
@@ -127,7 +143,7 @@ idle_registered(void *arg)
 	for (i = 0; i < opts.conns; i++)
 		I.login_as[i] = I.ids[i % n];
 	bench_progress("%d accounts registered", n);
-	evtimer_assign(I.timer, base, idle_open_all, NULL);
+	evtimer_assign(I.timer, base, idle_close_reg, NULL);
 	evtimer_add(I.timer, &tv);
 }
 

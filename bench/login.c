@@ -117,7 +117,7 @@ login_ready(void *arg)
 	bench_cpu_start();
 	L.t0 = now_s();
 	for (i = 0; i < L.n; i++)
-		if (L.conns[i] != NULL)
+		if (L.conns[i] != NULL && L.conns[i]->state == BCONN_OPEN)
 			login_next(L.conns[i]);
 	/* A stuck login must not hang the run. */
 	tv.tv_sec = (time_t)opts.duration + 30;

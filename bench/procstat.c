@@ -3,7 +3,9 @@
  * the ones scripts/stack.sh recorded in DIR/pids (mariadbd, the fcgi_app
  * master, push_daemon, the nginx master) and their children (the workers),
  * plus this generator and the whole machine (/proc/stat), so that what
- * colleagues' processes took is visible too.  Two snapshots make a diff:
+ * colleagues' processes and the kernel took is visible too (interrupt
+ * and softirq time, loopback TCP for one, is charged to no process, as
+ * are processes that came and went between the snapshots).  Two snapshots make a diff:
  * cores used per group over the interval, RSS before and after.
  */
 #include <ctype.h>
@@ -38,10 +40,24 @@ struct group {
 	int			procs;
 };
 
+/* Every process seen, to tell colleagues' processes from the kernel's. */
+struct proc_ticks {
+	long			pid;
+	int			kernel;		/* a kernel thread */
+	unsigned long long	ticks;
+};
+
+#define PROCSTAT_MAX	4096
+
 struct procstat {
 	struct group		g[GROUP_COUNT];
+	long			roots[GROUP_COUNT];
+	struct proc_ticks	all[PROCSTAT_MAX];	/* sorted by pid */
+	int			nall;
 	unsigned long long	machine_busy;	/* /proc/stat, ticks */
 	unsigned long long	machine_all;
+	unsigned long long	machine_irq;	/* irq + softirq */
+	unsigned long long	machine_steal;	/* the hypervisor's */
 };
 
 /* Reads ppid, utime+stime and RSS of pid; -1 if it has gone. */
@@ -122,6 +138,11 @@ procstat_children(struct procstat *ps, const long *roots)
 		pid = atol(de->d_name);
 		if (proc_read(pid, &ppid, &ticks, &rss) == -1)
 			continue;
+		if (ps->nall < PROCSTAT_MAX) {
+			ps->all[ps->nall].pid = pid;
+			ps->all[ps->nall].kernel = pid == 2 || ppid == 2;
+			ps->all[ps->nall++].ticks = ticks;
+		}
 		for (i = 0; i < GROUP_GENERATOR; i++) {
 			if (roots[i] == 0 || ppid != roots[i])
 				continue;
@@ -146,8 +167,61 @@ procstat_machine(struct procstat *ps)
 		ps->machine_all = v[0] + v[1] + v[2] + v[3] + v[4] + v[5] +
 		    v[6] + v[7];
 		ps->machine_busy = ps->machine_all - v[3] - v[4];
+		ps->machine_irq = v[5] + v[6];
+		ps->machine_steal = v[7];
 	}
 	fclose(fp);
+}
+
+static int
+proc_cmp(const void *a, const void *b)
+{
+	const struct proc_ticks	*x = a, *y = b;
+
+	return x->pid < y->pid ? -1 : x->pid > y->pid;
+}
+
+/* Is pid one of the groups' roots or a child of one? */
+static int
+procstat_ours(const struct procstat *ps, long pid)
+{
+	unsigned long long	ticks, rss;
+	long			ppid;
+	int			i;
+
+	if (proc_read(pid, &ppid, &ticks, &rss) == -1)
+		return 1;	/* gone: not counted either way */
+	for (i = 0; i < GROUP_COUNT; i++)
+		if (ps->roots[i] != 0 && (pid == ps->roots[i] ||
+		    ppid == ps->roots[i]))
+			return 1;
+	return 0;
+}
+
+/*
+ * Ticks between a and b of the processes in both that are not ours:
+ * kernel threads (ppid 2: journal flushes, workqueues) and the rest
+ * (colleagues' jobs).
+ */
+static void
+procstat_others(const struct procstat *a, const struct procstat *b,
+    double *kernel, double *others)
+{
+	const struct proc_ticks	*p, *q;
+	int			 i;
+
+	*kernel = *others = 0;
+	for (i = 0; i < b->nall; i++) {
+		q = &b->all[i];
+		p = bsearch(q, a->all, (size_t)a->nall, sizeof(*p), proc_cmp);
+		if (p == NULL || q->ticks < p->ticks ||
+		    procstat_ours(b, q->pid))
+			continue;
+		if (q->kernel)
+			*kernel += (double)(q->ticks - p->ticks);
+		else
+			*others += (double)(q->ticks - p->ticks);
+	}
 }
 
 struct procstat *
@@ -163,8 +237,10 @@ procstat_take(const char *dir)
 	for (i = 0; dir != NULL && i < GROUP_GENERATOR; i++)
 		if ((roots[i] = group_pid(dir, i)) != 0)
 			group_add(&ps->g[i], roots[i]);
-	if (dir != NULL)
-		procstat_children(ps, roots);
+	roots[GROUP_GENERATOR] = (long)getpid();
+	memcpy(ps->roots, roots, sizeof(roots));
+	procstat_children(ps, roots);
+	qsort(ps->all, (size_t)ps->nall, sizeof(ps->all[0]), proc_cmp);
 	group_add(&ps->g[GROUP_GENERATOR], (long)getpid());
 	procstat_machine(ps);
 	return ps;
@@ -187,7 +263,7 @@ procstat_diff(const struct procstat *a, const struct procstat *b,
 {
 	cJSON		*o, *g;
 	double		 hz = (double)sysconf(_SC_CLK_TCK), cores, sum = 0;
-	double		 all, busy;
+	double		 all, busy, kernel, others, rest, irq, steal;
 	int		 i;
 
 	if ((o = cJSON_CreateObject()) == NULL)
@@ -214,9 +290,21 @@ procstat_diff(const struct procstat *a, const struct procstat *b,
 	if (all > 0) {
 		g = cJSON_AddObjectToObject(o, "machine");
 		cores = busy / all * (double)sysconf(_SC_NPROCESSORS_ONLN);
+		procstat_others(a, b, &kernel, &others);
+		kernel /= hz * secs;
+		others /= hz * secs;
+		irq = (double)(b->machine_irq - a->machine_irq) / all *
+		    (double)sysconf(_SC_NPROCESSORS_ONLN);
+		steal = (double)(b->machine_steal - a->machine_steal) / all *
+		    (double)sysconf(_SC_NPROCESSORS_ONLN);
+		rest = cores - sum - kernel - others - irq - steal;
 		cJSON_AddNumberToObject(g, "busy_cores", cores);
-		cJSON_AddNumberToObject(g, "other_cores",
-		    cores - sum > 0 ? cores - sum : 0);
+		cJSON_AddNumberToObject(g, "other_cores", others);
+		cJSON_AddNumberToObject(g, "kernel_thread_cores", kernel);
+		cJSON_AddNumberToObject(g, "irq_softirq_cores", irq);
+		cJSON_AddNumberToObject(g, "steal_cores", steal);
+		cJSON_AddNumberToObject(g, "unattributed_cores",
+		    rest > 0 ? rest : 0);
 	}
 	return o;
 }

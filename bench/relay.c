@@ -360,6 +360,7 @@ relay_start_friends(void)
 		p->a = R.conns[2 * i];
 		p->b = R.conns[2 * i + 1];
 		if (p->a == NULL || p->b == NULL ||
+		    p->a->state != BCONN_OPEN || p->b->state != BCONN_OPEN ||
 		    session_add_friend(p->a, p->b->account) == -1)
 			R.friend_fails++;
 	}

@@ -126,8 +126,9 @@ report_cpu(const cJSON *runs)
 	printf("| run |");
 	for (i = 0; i < NGROUPS; i++)
 		printf(" %s |", groups[i]);
-	printf(" other processes | machine busy |\n|---|");
-	for (i = 0; i < NGROUPS + 2; i++)
+	printf(" other processes | kernel threads | irq+softirq "
+	    "| steal | unattributed | machine busy |\n|---|");
+	for (i = 0; i < NGROUPS + 6; i++)
 		printf("---|");
 	printf("\n");
 	cJSON_ArrayForEach(r, runs) {
@@ -140,6 +141,10 @@ report_cpu(const cJSON *runs)
 			cell(num(r, path), 2);
 		}
 		cell(num(r, "processes.machine.other_cores"), 2);
+		cell(num(r, "processes.machine.kernel_thread_cores"), 2);
+		cell(num(r, "processes.machine.irq_softirq_cores"), 2);
+		cell(num(r, "processes.machine.steal_cores"), 2);
+		cell(num(r, "processes.machine.unattributed_cores"), 2);
 		cell(num(r, "processes.machine.busy_cores"), 2);
 		printf("\n");
 	}

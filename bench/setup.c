@@ -228,20 +228,19 @@ setup_ready(const struct setup *s)
 	return s->ready;
 }
 
-/* Hands the ready connections to ops/arg; frees the failed ones. */
+/*
+ * Hands the ready connections to ops/arg.  The failed ones are closed and
+ * stay in the array for the owner to free (this runs inside a
+ * connection's callback, where none may be freed).
+ */
 void
 setup_handover(struct setup *s, const struct bconn_ops *ops, void *arg)
 {
 	int	i;
 
 	for (i = 0; i < s->n; i++) {
-		if (s->conns[i] == NULL)
+		if (s->conns[i] == NULL || s->conns[i]->phase != SETUP_READY)
 			continue;
-		if (s->conns[i]->phase != SETUP_READY) {
-			bconn_free(s->conns[i]);
-			s->conns[i] = NULL;
-			continue;
-		}
 		s->conns[i]->ops = ops;
 		s->conns[i]->arg = arg;
 		s->conns[i]->phase = 0;

@@ -31,6 +31,10 @@ ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
 	int		 n;
 
 	(void)flags;
+	if (c->bev == NULL) {
+		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
+		return -1;
+	}
 	n = evbuffer_remove(bufferevent_get_input(c->bev), buf, len);
 	if (n <= 0) {
 		wslay_event_set_error(ctx, WSLAY_ERR_WOULDBLOCK);
@@ -47,7 +51,7 @@ ws_send_cb(wslay_event_context_ptr ctx, const uint8_t *data, size_t len,
 	struct bconn	*c = arg;
 
 	(void)flags;
-	if (bufferevent_write(c->bev, data, len) == -1) {
+	if (c->bev == NULL || bufferevent_write(c->bev, data, len) == -1) {
 		wslay_event_set_error(ctx, WSLAY_ERR_CALLBACK_FAILURE);
 		return -1;
 	}
@@ -189,7 +193,15 @@ ws_read(struct bconn *c)
 	}
 	if (c->ws == NULL)
 		return 0;
-	if (wslay_event_recv(c->ws) != 0)
+	c->in_recv = 1;
+	rc = wslay_event_recv(c->ws);
+	c->in_recv = 0;
+	if (c->state == BCONN_CLOSED) {
+		/* Closed by a callback of ours. */
+		ws_free(c);
+		return 0;
+	}
+	if (rc != 0)
 		return -1;
 	/* Pongs, and a close answered. */
 	if (wslay_event_want_write(c->ws) && wslay_event_send(c->ws) != 0)
