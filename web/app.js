@@ -1,0 +1,1093 @@
+// The web client: register, log in, friends, conversations.  State lives
+// in memory for the session (the password only there, never stored);
+// the last account id and each account's conversations are kept in
+// localStorage.
+import {
+	Connection, PACKET_MAX, deliveredSize, detailText, isAccountId,
+	passwordProblem, register, usernameProblem,
+} from './protocol.js';
+
+// The log-in and registration panels: only the shown one is in the
+// document, so that each label (both have a "Password") is unique.
+const panels = {};
+
+const $ = (id) => document.getElementById(id) ??
+    Object.values(panels).map((p) => p.querySelector(`#${id}`)).find(Boolean) ??
+    null;
+
+const HISTORY_CAP = 500;	// messages kept per conversation
+const LIST_EVERY = 15000;	// friend list (online dots) refresh, ms
+
+const store = {
+	get(k) {
+		try {
+			return JSON.parse(localStorage.getItem(k));
+		} catch (e) {
+			return null;
+		}
+	},
+	set(k, v) {
+		try {
+			localStorage.setItem(k, JSON.stringify(v));
+		} catch (e) {
+			// full or disabled: the session still works
+		}
+	},
+};
+
+const S = {
+	conn: null,		// the Connection, while one is open
+	connecting: false,	// a connect + login is under way
+	creds: null,		// {id, password} while logged in (memory only)
+	me: null,		// {id, username}
+	friends: new Map(),	// id -> {id, username, status, online}
+	requests: new Map(),	// src -> {src, username, busy, error}
+	results: new Map(),	// other id -> {what, ...}: requests and their answers
+	convs: new Map(),	// id -> [message]
+	unread: new Map(),	// id -> count
+	seen: new Set(),	// msg_ids shown
+	active: null,		// id of the open conversation
+	retry: 0,
+	retryTimer: null,
+	retryAt: 0,
+	tick: null,
+	listTimer: null,
+	listBusy: false,
+	listAgain: false,
+	ackQueue: [],
+	ackTimer: null,
+	saveTimer: null,
+	seq: 0,
+};
+
+const wide = window.matchMedia('(min-width: 721px)');
+
+function wsUrl() {
+	return `${location.protocol === 'https:' ? 'wss' : 'ws'}://${location.host}/ws`;
+}
+
+// --- small DOM helpers ----------------------------------------------------
+
+function h(tag, attrs = {}, ...kids) {
+	const el = document.createElement(tag);
+	for (const [k, v] of Object.entries(attrs)) {
+		if (v === null || v === undefined || v === false)
+			continue;
+		if (k === 'class')
+			el.className = v;
+		else if (k === 'text')
+			el.textContent = v;
+		else if (k.startsWith('on'))
+			el.addEventListener(k.slice(2), v);
+		else
+			el.setAttribute(k, v === true ? '' : v);
+	}
+	for (const kid of kids.flat())
+		if (kid !== null && kid !== undefined && kid !== false)
+			el.append(kid);
+	return el;
+}
+
+function showError(el, text) {
+	el.textContent = text ?? '';
+	el.hidden = !text;
+}
+
+// Replaces a list's items, keeping keyboard focus on the element with the
+// same data-focus key if it was focused before.
+function replaceList(list, items) {
+	const active = document.activeElement;
+	const key = list.contains(active) ? active.dataset.focus : null;
+	list.replaceChildren(...items);
+	if (key) {
+		const again = list.querySelector(`[data-focus="${CSS.escape(key)}"]`);
+		if (again)
+			again.focus();
+		else
+			return true;	// focus was lost
+	}
+	return false;
+}
+
+// A round badge with the first letter of a name, its colour from the id.
+function avatar(label, id) {
+	const first = [...(label || '?').trim()][0] ?? '?';
+	// The golden angle spreads neighbouring ids over the colour wheel.
+	const hue = Math.round((Number(String(id).slice(-6)) * 137.508) % 360);
+	return h('span', { class: 'avatar', 'aria-hidden': 'true',
+	    style: `--hue: ${hue}` }, first.toUpperCase());
+}
+
+function name(id) {
+	const f = S.friends.get(id);
+	if (f)
+		return `${f.username} (${id})`;
+	const q = S.requests.get(id) ?? S.results.get(id);
+	if (q && q.username)
+		return `${q.username} (${id})`;
+	return id;
+}
+
+// --- time -----------------------------------------------------------------
+
+function dayKey(d) {
+	return `${d.getFullYear()}-${d.getMonth()}-${d.getDate()}`;
+}
+
+function dayLabel(d) {
+	const today = new Date();
+	const yesterday = new Date(today.getTime() - 86400000);
+	if (dayKey(d) === dayKey(today))
+		return 'Today';
+	if (dayKey(d) === dayKey(yesterday))
+		return 'Yesterday';
+	return d.toLocaleDateString([], { weekday: 'short', year: 'numeric',
+	    month: 'short', day: 'numeric' });
+}
+
+function clock(d) {
+	return d.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' });
+}
+
+function parseTime(t) {
+	const d = new Date(typeof t === 'string' ? t : NaN);
+	return Number.isNaN(d.getTime()) ? new Date() : d;
+}
+
+// --- history (per account, in localStorage) -------------------------------
+
+function historyKey() {
+	return `chat.v1.history.${S.me.id}`;
+}
+
+function loadHistory() {
+	S.convs.clear();
+	S.seen.clear();
+	S.results.clear();
+	const saved = store.get(historyKey());
+	if (!saved || typeof saved !== 'object')
+		return;
+	for (const [id, msgs] of Object.entries(saved.convs ?? {})) {
+		if (!Array.isArray(msgs))
+			continue;
+		const list = msgs.filter((m) => m && typeof m.text === 'string')
+		    .map((m) => ({ ...m, key: `k${++S.seq}`,
+		    state: m.state === 'sending' ? 'failed' : m.state,
+		    error: m.state === 'sending' ? 'Not sent: the page was closed first.' : m.error }));
+		S.convs.set(id, list);
+		for (const m of list)
+			if (m.msgId)
+				S.seen.add(m.msgId);
+	}
+	for (const [id, r] of Object.entries(saved.results ?? {}))
+		if (r && typeof r.what === 'string')
+			S.results.set(id, r);
+	for (const [id, n] of Object.entries(saved.unread ?? {}))
+		if (Number.isInteger(n) && n > 0)
+			S.unread.set(id, n);
+}
+
+function saveHistory() {
+	clearTimeout(S.saveTimer);
+	S.saveTimer = null;
+	if (!S.me)
+		return;
+	const convs = {};
+	for (const [id, msgs] of S.convs)
+		convs[id] = msgs.slice(-HISTORY_CAP).map(({ key, ...m }) => m);
+	store.set(historyKey(), {
+		convs,
+		results: Object.fromEntries(S.results),
+		unread: Object.fromEntries(S.unread),
+	});
+}
+
+function saveSoon() {
+	if (!S.saveTimer)
+		S.saveTimer = setTimeout(saveHistory, 300);
+}
+
+// --- connection -----------------------------------------------------------
+
+function req(packet) {
+	if (!S.conn || !S.conn.isOpen)
+		return Promise.reject(new Error('connection lost'));
+	return S.conn.request(packet);
+}
+
+// Opens a socket and logs in on it (ack mode); resolves with the
+// login_return.  What waited for the account comes after it, as pushes.
+async function connectAndLogin(id, password) {
+	const conn = new Connection(wsUrl(), {
+		onpush: (p) => { if (conn === S.conn) onPush(p); },
+		onclose: () => onConnClosed(conn),
+	});
+	S.conn = conn;
+	await conn.open();
+	return conn.request({ command: 'login', id, password, ack: true });
+}
+
+function dropConn() {
+	const c = S.conn;
+	S.conn = null;
+	if (c)
+		c.close();
+}
+
+function onConnClosed(conn) {
+	if (conn !== S.conn || S.connecting)
+		return;
+	S.conn = null;
+	if (!S.creds)
+		return;
+	scheduleReconnect();
+}
+
+function scheduleReconnect(note) {
+	if (S.retryTimer || !S.creds)
+		return;
+	const base = Math.min(10000, 500 * 2 ** S.retry);
+	const delay = Math.round(base * (0.8 + Math.random() * 0.4));
+	S.retry++;
+	S.retryAt = Date.now() + delay;
+	S.retryTimer = setTimeout(reconnect, delay);
+	S.connNote = note ?? null;
+	showConn('lost');
+	clearInterval(S.tick);
+	S.tick = setInterval(() => showConn('lost'), 1000);
+	renderChat(false);
+}
+
+async function reconnect() {
+	clearTimeout(S.retryTimer);
+	S.retryTimer = null;
+	clearInterval(S.tick);
+	if (!S.creds || S.conn || S.connecting)
+		return;
+	S.connecting = true;
+	showConn('connecting');
+	let r;
+	try {
+		r = await connectAndLogin(S.creds.id, S.creds.password);
+	} catch (e) {
+		r = { status: 'fail', detail: e.message };
+	}
+	S.connecting = false;
+	if (!S.creds) {
+		dropConn();
+		return;
+	}
+	if (r.status === 'success') {
+		S.retry = 0;
+		S.me.username = r.username ?? S.me.username;
+		$('me-name').textContent = S.me.username;
+		showConn('online');
+		renderChat(false);
+		refreshFriends();
+		return;
+	}
+	dropConn();
+	if (r.detail === 'wrong id or password' || r.detail === 'account disabled') {
+		endSession(`You were logged out: ${detailText(r.detail)}`);
+		return;
+	}
+	const note = r.detail && r.detail !== 'unreachable' &&
+	    r.detail !== 'connection lost' ? detailText(r.detail) : null;
+	scheduleReconnect(note);
+}
+
+function showConn(state) {
+	const el = $('conn');
+	el.hidden = false;
+	el.dataset.state = state;
+	if (state === 'online') {
+		el.replaceChildren(h('span', { class: 'dot online', 'aria-hidden': 'true' }),
+		    ' Connected');
+		return;
+	}
+	if (state === 'connecting') {
+		el.replaceChildren(h('span', { class: 'spinner', 'aria-hidden': 'true' }),
+		    ' Connecting…');
+		return;
+	}
+	const secs = Math.max(0, Math.ceil((S.retryAt - Date.now()) / 1000));
+	el.replaceChildren(
+	    h('span', { class: 'dot offline', 'aria-hidden': 'true' }),
+	    h('span', { text: ` Connection lost. ${S.connNote ? S.connNote + ' ' : ''}` +
+	    `Reconnecting in ${secs} s…` }),
+	    h('button', { type: 'button', class: 'btn btn-quiet btn-small',
+	    onclick: () => reconnect() }, 'Retry now'));
+}
+
+// --- pushes ---------------------------------------------------------------
+
+function onPush(p) {
+	switch (p.command) {
+	case 'send_message':
+		onMessage(p);
+		break;
+	case 'add_friend':
+		onRequest(p);
+		break;
+	case 'add_friend_confirm_return':
+		onResult(p);
+		break;
+	default:
+		break;	// unknown commands are ignored
+	}
+}
+
+function ack(msgId) {
+	S.ackQueue.push(msgId);
+	if (!S.ackTimer)
+		S.ackTimer = setTimeout(flushAcks, 30);
+}
+
+function flushAcks() {
+	S.ackTimer = null;
+	saveHistory();	// what is acked is never sent again: keep it first
+	const ids = S.ackQueue.splice(0);
+	while (ids.length > 0) {
+		const chunk = ids.splice(0, 60);
+		try {
+			S.conn?.send({ command: 'ack', msg_ids: chunk });
+		} catch (e) {
+			return;	// not acked: it comes again at the next login
+		}
+	}
+}
+
+function chatVisible(id) {
+	return S.active === id && document.visibilityState === 'visible' &&
+	    (wide.matches || $('app').dataset.pane === 'chat');
+}
+
+function onMessage(p) {
+	if (!S.me || typeof p.message !== 'string')
+		return;
+	const msgId = p.msg_id === undefined ? '' : String(p.msg_id);
+	if (msgId) {
+		ack(msgId);
+		if (S.seen.has(msgId))
+			return;	// a repeat
+		S.seen.add(msgId);
+	}
+	const src = String(p.src);
+	const mine = src === S.me.id;
+	const other = mine ? String(p.dst) : src;
+	addMessage(other, { mine, text: p.message, time: parseTime(p.time).toISOString(),
+	    msgId, state: 'sent' });
+	if (!mine && !chatVisible(other))
+		S.unread.set(other, (S.unread.get(other) ?? 0) + 1);
+	if (!S.friends.has(other))
+		refreshFriends();
+	renderFriends();
+	if (other === S.active)
+		renderChat(false);
+	saveSoon();
+}
+
+function addMessage(other, m) {
+	if (!S.convs.has(other))
+		S.convs.set(other, []);
+	const list = S.convs.get(other);
+	m.key = `k${++S.seq}`;
+	list.push(m);
+	if (list.length > HISTORY_CAP * 2)
+		list.splice(0, list.length - HISTORY_CAP);
+	return m;
+}
+
+function onRequest(p) {
+	const src = String(p.src);
+	if (!isAccountId(src))
+		return;
+	const q = S.requests.get(src);
+	S.requests.set(src, { src, username: typeof p.username === 'string' ?
+	    p.username : (q?.username ?? ''), busy: false, error: null });
+	renderRequests();
+}
+
+// A friend's answer to our request, or the result of a request answered
+// on another of our connections.
+function onResult(p) {
+	if (!S.me)
+		return;
+	const src = String(p.src ?? '');
+	const dst = String(p.dst ?? '');
+	if (p.status === 'success') {
+		if (src === S.me.id) {
+			S.results.set(dst, { what: 'accepted' });
+		} else if (dst === S.me.id) {
+			S.requests.delete(src);
+			S.results.set(src, { what: 'friends' });
+		}
+	} else if (p.detail === 'rejected' && src === S.me.id) {
+		S.results.set(dst, { what: 'declined' });
+	} else {
+		return;
+	}
+	saveSoon();
+	renderRequests();
+	renderResults();
+	refreshFriends();
+}
+
+// --- friends --------------------------------------------------------------
+
+async function refreshFriends() {
+	if (!S.me || !S.conn || S.connecting)
+		return;
+	if (S.listBusy) {
+		S.listAgain = true;
+		return;
+	}
+	S.listBusy = true;
+	try {
+		const r = await req({ command: 'list_friend', id: S.me.id });
+		if (r.status === 'success') {
+			const m = new Map();
+			for (const f of r.friends) {
+				if (!f || f.id === undefined)
+					continue;
+				const id = String(f.id);
+				m.set(id, { id, username: String(f.username ?? ''),
+				    status: String(f.status ?? '0'), online: f.online === true });
+				if (S.results.get(id)?.what === 'wait')
+					S.results.delete(id);
+			}
+			S.friends = m;
+			renderFriends();
+			if (S.focusFriend) {
+				S.focusFriend = false;
+				if (document.activeElement === $('friend-id') &&
+				    $('friend-id').value === '')
+					$('friend-list').querySelector('button')?.focus();
+			}
+			renderResults();
+			if (S.active)
+				renderChatHead();
+		}
+	} catch (e) {
+		// the connection went: the next login refreshes
+	} finally {
+		S.listBusy = false;
+		if (S.listAgain) {
+			S.listAgain = false;
+			refreshFriends();
+		}
+	}
+}
+
+function renderFriends() {
+	const ids = [...S.friends.keys()];
+	// People we talked to who are not (or no more) friends.
+	for (const id of S.convs.keys())
+		if (!S.friends.has(id) && S.convs.get(id).length > 0)
+			ids.push(id);
+	const items = ids.map((id) => {
+		const f = S.friends.get(id);
+		const unread = S.unread.get(id) ?? 0;
+		const last = S.convs.get(id)?.at(-1);
+		return h('li', {},
+		    h('button', {
+			type: 'button', class: 'friend', 'data-focus': id,
+			'data-id': id, 'aria-current': S.active === id ? 'true' : null,
+			onclick: () => openChat(id),
+		    },
+		    h('span', { class: 'avatar-wrap' },
+			avatar(f?.username || id, id),
+			h('span', { class: `dot ${f?.online ? 'online' : 'offline'}`, 'aria-hidden': 'true' })),
+		    h('span', { class: 'friend-main' },
+			h('span', { class: 'friend-line' },
+			    h('span', { class: 'friend-name', text: f ? (f.username || '(no name)') : id }),
+			    f?.status === '1' ? h('span', { class: 'star', title: 'Special follow', text: '★' }) : null,
+			    h('span', { class: 'sr-only', text: f ? (f.status === '1' ? ', special follow' : '') : ', not a friend' }),
+			    h('span', { class: 'friend-id', text: f ? `id ${id}` : 'not a friend' })),
+			h('span', { class: 'friend-last', text: last ? (last.mine ? 'You: ' : '') + last.text.split('\n')[0] : (f?.online ? 'online' : 'offline') })),
+		    h('span', { class: 'sr-only', text: f?.online ? ', online' : ', offline' }),
+		    unread > 0 ? h('span', { class: 'badge', title: `${unread} unread` },
+			String(unread), h('span', { class: 'sr-only', text: ' unread' })) : null));
+	});
+	const lost = replaceList($('friend-list'), items);
+	$('friends-empty').hidden = ids.length > 0;
+	if (lost)
+		$('friend-id').focus();
+	const total = [...S.unread.values()].reduce((a, b) => a + b, 0);
+	document.title = total > 0 ? `(${total}) Chat` : 'Chat';
+}
+
+function renderRequests() {
+	const items = [...S.requests.values()].map((q) => {
+		const who = q.username ? `${q.username}` : `Account ${q.src}`;
+		return h('li', { class: 'request', 'data-src': q.src },
+		    h('p', {}, h('strong', { text: who }), ` (id ${q.src}) wants to be your friend.`),
+		    h('div', { class: 'row' },
+			h('button', { type: 'button', class: 'btn btn-primary btn-small',
+			    'data-focus': `a${q.src}`, disabled: q.busy,
+			    onclick: () => answerRequest(q.src, true) }, 'Accept'),
+			h('button', { type: 'button', class: 'btn btn-quiet btn-small',
+			    'data-focus': `d${q.src}`, disabled: q.busy,
+			    onclick: () => answerRequest(q.src, false) }, 'Decline')),
+		    q.error ? h('p', { class: 'error', role: 'alert', text: q.error }) : null);
+	});
+	$('requests').hidden = items.length === 0;
+	const lost = replaceList($('request-list'), items);
+	if (lost)
+		($('request-list').querySelector('button') ?? $('friend-id')).focus();
+}
+
+// What became of a friend request, in words (names as known now).
+function resultText(id, r) {
+	switch (r.what) {
+	case 'wait':
+		return `Request sent to ${name(id)}${r.special ? ' (special follow)' : ''}: waiting for an answer.`;
+	case 'accepted':
+		return `${name(id)} accepted your friend request.`;
+	case 'declined':
+		return `${name(id)} declined your friend request.`;
+	case 'friends':
+		return `You and ${name(id)} are now friends.`;
+	case 'you-declined':
+		return `You declined the request of ${name(id)}.`;
+	default:
+		return `${name(id)}: ${detailText(r.detail)}`;
+	}
+}
+
+const RESULT_KIND = { wait: 'wait', accepted: 'ok', friends: 'ok', declined: 'no' };
+
+function renderResults() {
+	const items = [...S.results.entries()].map(([id, r]) =>
+	    h('li', { class: `result ${RESULT_KIND[r.what] ?? 'info'}` },
+		h('span', { text: resultText(id, r) }),
+		r.what === 'wait' ? null : h('button', { type: 'button',
+		    class: 'btn btn-quiet btn-small', 'data-focus': `x${id}`,
+		    'aria-label': `Dismiss: ${resultText(id, r)}`,
+		    onclick: () => { S.results.delete(id); saveSoon(); renderResults(); } }, '✕')));
+	$('results').hidden = items.length === 0;
+	const lost = replaceList($('result-list'), items);
+	if (lost)
+		$('friend-id').focus();
+}
+
+async function answerRequest(src, accept) {
+	const q = S.requests.get(src);
+	if (!q || q.busy)
+		return;
+	q.busy = true;
+	q.error = null;
+	renderRequests();
+	let r;
+	try {
+		r = await req({ command: 'add_friend_confirm', src, dst: S.me.id,
+		    status: '0', message: accept ? 'confirm_two_way' : 'reject' });
+	} catch (e) {
+		r = { status: 'fail', detail: e.message };
+	}
+	q.busy = false;
+	if (r.status === 'success' || r.detail === 'no pending request' ||
+	    r.detail === 'already friends') {
+		S.requests.delete(src);
+		if (r.status === 'success')
+			S.results.set(src, { what: accept ? 'friends' : 'you-declined',
+			    username: q.username });
+		else
+			S.results.set(src, { what: 'info', detail: r.detail });
+		saveSoon();
+		refreshFriends();
+	} else {
+		q.error = detailText(r.detail);
+	}
+	renderRequests();
+	renderResults();
+}
+
+async function addFriend(ev) {
+	ev.preventDefault();
+	const input = $('friend-id');
+	const err = $('add-error');
+	const id = input.value.trim();
+	$('add-state').textContent = '';
+	if (!isAccountId(id)) {
+		showError(err, 'An account id is a number, like 10001.');
+		input.setAttribute('aria-invalid', 'true');
+		input.focus();
+		return;
+	}
+	input.removeAttribute('aria-invalid');
+	showError(err, null);
+	const special = $('special').checked;
+	const button = ev.target.querySelector('button[type=submit]');
+	button.disabled = true;
+	let r;
+	try {
+		r = await req({ command: 'add_friend', src: S.me.id, dst: id,
+		    status: special ? '1' : '0' });
+	} catch (e) {
+		r = { status: 'fail', detail: e.message };
+	}
+	button.disabled = false;
+	if (r.status === 'success') {
+		input.value = '';
+		$('special').checked = false;
+		if (!S.friends.has(id))
+			S.results.set(id, { what: 'wait', special });
+		$('add-state').textContent = `Friend request sent to ${id}.`;
+		clearTimeout(S.addStateTimer);
+		S.addStateTimer = setTimeout(() => { $('add-state').textContent = ''; }, 5000);
+		saveSoon();
+		renderResults();
+		refreshFriends();
+	} else {
+		showError(err, detailText(r.detail));
+		input.setAttribute('aria-invalid', 'true');
+		input.focus();
+	}
+}
+
+// --- conversation ---------------------------------------------------------
+
+function openChat(id) {
+	S.active = id;
+	$('app').dataset.pane = 'chat';
+	if (S.unread.delete(id))
+		saveSoon();
+	renderFriends();
+	renderChat(true);
+	showError($('send-error'), null);
+	updateSize();
+	$('message').focus();
+}
+
+function renderChatHead() {
+	const id = S.active;
+	const f = S.friends.get(id);
+	$('chat-title').textContent = f ? (f.username || '(no name)') : id;
+	$('chat-sub').textContent = f ? `id ${id}${f.status === '1' ? ' · ★ special follow' : ''} · ${f.online ? 'online' : 'offline'}` :
+	    `id ${id} · not a friend`;
+	$('chat-dot').className = `dot ${f?.online ? 'online' : 'offline'}`;
+	$('chat-avatar').replaceChildren(avatar(f?.username || id, id));
+}
+
+function renderChat(toBottom) {
+	const id = S.active;
+	$('chat-empty').hidden = id !== null;
+	$('chat-main').hidden = id === null;
+	if (id === null)
+		return;
+	renderChatHead();
+	const box = $('messages');
+	const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 40;
+	const items = [];
+	let day = null;
+	const friendName = S.friends.get(id)?.username || id;
+	for (const m of S.convs.get(id) ?? []) {
+		const t = new Date(m.time);
+		if (dayKey(t) !== day) {
+			day = dayKey(t);
+			items.push(h('li', { class: 'day', text: dayLabel(t) }));
+		}
+		const meta = [h('time', { datetime: m.time, title: t.toLocaleString(), text: clock(t) })];
+		if (m.mine && m.state === 'sending')
+			meta.push(h('span', { class: 'state', text: ' · sending…' }));
+		items.push(h('li', { class: `msg ${m.mine ? 'mine' : 'theirs'}${m.state === 'failed' ? ' failed' : ''}`, 'data-msg-id': m.msgId || null },
+		    h('span', { class: 'sr-only', text: m.mine ? 'You: ' : `${friendName}: ` }),
+		    h('div', { class: 'bubble', text: m.text }),
+		    h('div', { class: 'meta' }, meta),
+		    m.state === 'failed' ? h('div', { class: 'error' },
+			h('span', { text: m.error ?? 'Not sent.' }), ' ',
+			h('button', { type: 'button', class: 'btn btn-quiet btn-small',
+			    'data-focus': `r${m.key}`, onclick: () => resend(id, m) }, 'Retry')) : null));
+	}
+	if (items.length === 0)
+		items.push(h('li', { class: 'day', text: `This is the start of your conversation with ${friendName}.` }));
+	replaceList(box, items);
+	if (toBottom || atBottom)
+		box.scrollTop = box.scrollHeight;
+}
+
+function updateSize() {
+	const ta = $('message');
+	ta.style.height = 'auto';
+	ta.style.height = `${Math.min(ta.scrollHeight, 160)}px`;
+	const out = $('send-size');
+	if (!S.me || !S.active || ta.value === '') {
+		out.textContent = '';
+		ta.removeAttribute('aria-invalid');
+		return;
+	}
+	const n = deliveredSize(S.me.id, S.active, ta.value);
+	if (n > PACKET_MAX) {
+		out.textContent = `Too long by ${n - PACKET_MAX} bytes.`;
+		out.className = 'too-long';
+		ta.setAttribute('aria-invalid', 'true');
+	} else {
+		out.textContent = n > PACKET_MAX - 300 ? `${PACKET_MAX - n} bytes left.` : '';
+		out.className = '';
+		ta.removeAttribute('aria-invalid');
+	}
+}
+
+async function deliver(id, m) {
+	m.state = 'sending';
+	m.error = null;
+	renderChat(true);
+	let r;
+	try {
+		r = await req({ command: 'send_message', src: S.me.id, dst: id, message: m.text });
+	} catch (e) {
+		r = { status: 'fail', detail: e.message };
+	}
+	if (r.status === 'success') {
+		m.state = 'sent';
+	} else {
+		m.state = 'failed';
+		m.error = r.detail === 'connection lost' ?
+		    'Not sent: the connection was lost.' : `Not sent. ${detailText(r.detail)}`;
+	}
+	saveSoon();
+	renderFriends();
+	if (S.active === id)
+		renderChat(false);
+}
+
+function resend(id, m) {
+	if (!S.conn || S.connecting) {
+		showError($('send-error'), 'You are offline. Wait for the connection to come back, then retry.');
+		return;
+	}
+	deliver(id, m);
+	$('message').focus();
+}
+
+function sendMessage(ev) {
+	ev?.preventDefault();
+	const ta = $('message');
+	const err = $('send-error');
+	const text = ta.value;
+	const id = S.active;
+	if (!id || text.trim() === '')
+		return;
+	const n = deliveredSize(S.me.id, id, text);
+	if (n > PACKET_MAX) {
+		showError(err, `This message is too long to send: ${n} bytes with the packet around it, ` +
+		    `at most ${PACKET_MAX} allowed. Shorten it by about ${n - PACKET_MAX} bytes.`);
+		ta.focus();
+		return;
+	}
+	if (!S.conn || S.connecting) {
+		showError(err, 'You are offline: the message was not sent. It stays here; send it again once reconnected.');
+		return;
+	}
+	showError(err, null);
+	const m = addMessage(id, { mine: true, text, time: new Date().toISOString(), state: 'sending' });
+	ta.value = '';
+	updateSize();
+	deliver(id, m);
+}
+
+// --- log in, register, log out --------------------------------------------
+
+function selectTab(which) {
+	const login = which === 'login';
+	$('tab-login').setAttribute('aria-selected', String(login));
+	$('tab-register').setAttribute('aria-selected', String(!login));
+	$('tab-login').tabIndex = login ? 0 : -1;
+	$('tab-register').tabIndex = login ? -1 : 0;
+	const show = panels[login ? 'login' : 'register'];
+	const box = $('auth-panels');
+	if (box.children.length !== 1 || box.firstElementChild !== show)
+		box.replaceChildren(show);
+}
+
+function showAuth(tab) {
+	$('app').hidden = true;
+	$('me').hidden = true;
+	$('conn').hidden = true;
+	$('auth').hidden = false;
+	selectTab(tab);
+}
+
+function showApp() {
+	$('auth').hidden = true;
+	$('app').hidden = false;
+	$('me').hidden = false;
+	$('me-name').textContent = S.me.username;
+	$('me-id').textContent = S.me.id;
+	$('app').dataset.pane = 'list';
+	S.active = null;
+	renderRequests();
+	renderResults();
+	renderFriends();
+	renderChat(true);
+	showConn('online');
+	clearInterval(S.listTimer);
+	S.listTimer = setInterval(() => {
+		if (document.visibilityState === 'visible')
+			refreshFriends();
+	}, LIST_EVERY);
+}
+
+function resetSession() {
+	S.creds = null;
+	clearTimeout(S.retryTimer);
+	S.retryTimer = null;
+	clearInterval(S.tick);
+	clearInterval(S.listTimer);
+	if (S.ackTimer) {
+		clearTimeout(S.ackTimer);
+		flushAcks();
+	}
+	saveHistory();
+	dropConn();
+	S.me = null;
+	S.friends.clear();
+	S.requests.clear();
+	S.results.clear();
+	S.convs.clear();
+	S.unread.clear();
+	S.seen.clear();
+	S.active = null;
+	S.retry = 0;
+	$('friend-list').replaceChildren();
+	$('messages').replaceChildren();
+	$('message').value = '';
+	document.title = 'Chat';
+}
+
+function endSession(message) {
+	const id = S.me?.id ?? '';
+	resetSession();
+	showAuth('login');
+	$('new-id').hidden = true;
+	$('login-id').value = id;
+	$('login-password').value = '';
+	showError($('login-error'), message);
+	$('login-password').focus();
+}
+
+async function logout() {
+	const conn = S.conn;
+	const id = S.me?.id;
+	S.creds = null;	// no reconnect from here on
+	if (conn && conn.isOpen && !S.connecting) {
+		try {
+			await Promise.race([
+				conn.request({ command: 'logout', id }),
+				new Promise((r) => setTimeout(r, 2000)),
+			]);
+		} catch (e) {
+			// gone anyway
+		}
+	}
+	endSession(null);
+}
+
+async function login(ev) {
+	ev.preventDefault();
+	const idEl = $('login-id');
+	const pwEl = $('login-password');
+	const err = $('login-error');
+	const id = idEl.value.trim();
+	const password = pwEl.value;
+	if (!isAccountId(id)) {
+		showError(err, 'An account id is a number, like 10000: the one shown when you registered.');
+		idEl.setAttribute('aria-invalid', 'true');
+		idEl.focus();
+		return;
+	}
+	idEl.removeAttribute('aria-invalid');
+	if (password === '') {
+		showError(err, 'Enter your password.');
+		pwEl.focus();
+		return;
+	}
+	if (S.connecting)
+		return;
+	showError(err, null);
+	const button = ev.target.querySelector('button[type=submit]');
+	button.disabled = true;
+	button.textContent = 'Logging in…';
+	S.connecting = true;
+	let r;
+	try {
+		r = await connectAndLogin(id, password);
+	} catch (e) {
+		r = { status: 'fail', detail: e.message };
+	}
+	S.connecting = false;
+	button.disabled = false;
+	button.textContent = 'Log in';
+	if (r.status !== 'success') {
+		dropConn();
+		showError(err, detailText(r.detail));
+		(r.detail === 'wrong id or password' ? pwEl : idEl).focus();
+		return;
+	}
+	if (!S.conn) {	// closed right after the answer
+		showError(err, detailText('connection lost'));
+		return;
+	}
+	// Synchronously from here: what waited for the account comes next.
+	S.creds = { id, password };
+	S.me = { id, username: r.username ?? '' };
+	S.retry = 0;
+	store.set('chat.v1.lastId', id);
+	loadHistory();
+	pwEl.value = '';
+	$('new-id').hidden = true;
+	showApp();
+	$('friend-id').focus();
+	S.focusFriend = true;
+	refreshFriends();
+}
+
+async function registerSubmit(ev) {
+	ev.preventDefault();
+	const uEl = $('reg-username');
+	const pEl = $('reg-password');
+	const err = $('register-error');
+	const username = uEl.value;
+	const password = pEl.value;
+	const problem = usernameProblem(username) ?? passwordProblem(password);
+	if (problem) {
+		showError(err, problem);
+		(usernameProblem(username) ? uEl : pEl).focus();
+		return;
+	}
+	showError(err, null);
+	const button = ev.target.querySelector('button[type=submit]');
+	button.disabled = true;
+	button.textContent = 'Registering…';
+	const r = await register(username, password);
+	button.disabled = false;
+	button.textContent = 'Register';
+	if (r.status !== 'success' || !r.id) {
+		showError(err, detailText(r.detail));
+		return;
+	}
+	const id = String(r.id);
+	store.set('chat.v1.lastId', id);
+	uEl.value = '';
+	pEl.value = '';
+	selectTab('login');
+	$('new-id-value').textContent = id;
+	$('copy-state').textContent = '';
+	$('new-id').hidden = false;
+	$('login-id').value = id;
+	$('login-password').value = password;
+	showError($('login-error'), null);
+	$('copy-id').focus();
+}
+
+async function copyId() {
+	const id = $('new-id-value').textContent;
+	try {
+		await navigator.clipboard.writeText(id);
+		$('copy-state').textContent = 'Copied.';
+	} catch (e) {
+		const range = document.createRange();
+		range.selectNodeContents($('new-id-value'));
+		getSelection().removeAllRanges();
+		getSelection().addRange(range);
+		$('copy-state').textContent = 'Selected: press Ctrl+C to copy.';
+	}
+}
+
+// Live hints while typing the registration form.
+function checkRegisterField(el, problemFn) {
+	const p = el.value === '' ? null : problemFn(el.value);
+	if (p)
+		el.setAttribute('aria-invalid', 'true');
+	else
+		el.removeAttribute('aria-invalid');
+	return p;
+}
+
+// --- wiring ---------------------------------------------------------------
+
+function init() {
+	for (const which of ['login', 'register']) {
+		panels[which] = $(`panel-${which}`);
+		panels[which].hidden = false;
+	}
+	$('login-form').addEventListener('submit', login);
+	$('register-form').addEventListener('submit', registerSubmit);
+	$('add-form').addEventListener('submit', addFriend);
+	$('send-form').addEventListener('submit', sendMessage);
+	$('logout').addEventListener('click', logout);
+	$('copy-id').addEventListener('click', copyId);
+	$('back').addEventListener('click', () => {
+		const id = S.active;
+		$('app').dataset.pane = 'list';
+		$('friend-list').querySelector(`[data-id="${CSS.escape(id ?? '')}"]`)?.focus();
+	});
+	for (const tab of ['login', 'register']) {
+		const el = $(`tab-${tab}`);
+		el.addEventListener('click', () => selectTab(tab));
+		el.addEventListener('keydown', (e) => {
+			if (e.key === 'ArrowLeft' || e.key === 'ArrowRight' ||
+			    e.key === 'Home' || e.key === 'End') {
+				e.preventDefault();
+				const next = tab === 'login' ? 'register' : 'login';
+				const to = e.key === 'Home' ? 'login' : e.key === 'End' ? 'register' : next;
+				selectTab(to);
+				$(`tab-${to}`).focus();
+			}
+		});
+	}
+	const uEl = $('reg-username');
+	const pEl = $('reg-password');
+	const regHint = () => {
+		const p = checkRegisterField(uEl, usernameProblem) ??
+		    checkRegisterField(pEl, passwordProblem);
+		checkRegisterField(uEl, usernameProblem);
+		checkRegisterField(pEl, passwordProblem);
+		showError($('register-error'), p);
+	};
+	uEl.addEventListener('input', regHint);
+	pEl.addEventListener('change', regHint);
+	pEl.addEventListener('input', () => {
+		if (pEl.getAttribute('aria-invalid'))
+			regHint();
+	});
+	const ta = $('message');
+	ta.addEventListener('keydown', (e) => {
+		if (e.key === 'Enter' && !e.shiftKey && !e.isComposing &&
+		    !e.altKey && !e.ctrlKey && !e.metaKey) {
+			e.preventDefault();
+			sendMessage();
+		}
+	});
+	ta.addEventListener('input', () => {
+		updateSize();
+		if (!$('send-error').hidden)
+			showError($('send-error'), null);
+	});
+	$('friend-id').addEventListener('input', () => showError($('add-error'), null));
+	document.addEventListener('visibilitychange', () => {
+		if (document.visibilityState !== 'visible' || !S.me)
+			return;
+		if (S.active && chatVisible(S.active) && S.unread.delete(S.active))
+			renderFriends();
+		refreshFriends();
+	});
+	window.addEventListener('online', () => {
+		if (S.retryTimer)
+			reconnect();
+	});
+	window.addEventListener('pagehide', () => {
+		if (S.me)
+			saveHistory();
+	});
+	wide.addEventListener('change', () => renderChat(false));
+
+	const last = store.get('chat.v1.lastId');
+	if (typeof last === 'string' && isAccountId(last))
+		$('login-id').value = last;
+	showAuth('login');
+	($('login-id').value ? $('login-password') : $('login-id')).focus();
+}
+
+init();
