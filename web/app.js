@@ -210,7 +210,7 @@ function saveSoon() {
 // --- connection -----------------------------------------------------------
 
 function req(packet) {
-	if (!S.conn || !S.conn.isOpen)
+	if (!S.conn || !S.conn.isOpen || S.connecting)
 		return Promise.reject(new Error('connection lost'));
 	return S.conn.request(packet);
 }
@@ -719,7 +719,7 @@ function updateSize() {
 	}
 	const n = deliveredSize(S.me.id, S.active, ta.value);
 	if (n > PACKET_MAX) {
-		out.textContent = `Too long by ${n - PACKET_MAX} bytes.`;
+		out.textContent = `Too long by ${n - PACKET_MAX} byte${n - PACKET_MAX === 1 ? '' : 's'}.`;
 		out.className = 'too-long';
 		ta.setAttribute('aria-invalid', 'true');
 	} else {

@@ -287,12 +287,22 @@ describe('web client in chromium', { skip }, () => {
 		assert.ok(!stored.includes(bob.password), 'password in localStorage');
 
 		await say(A, 'Are you there?');
-		await field(pb, 'Password').fill(bob.password);
-		await button(pb, 'Log in').click();
+		// Back in with the keyboard alone: the password field has the
+		// focus, Enter logs in, then the first friend gets it.
+		assert.equal(await pb.evaluate(() => document.activeElement.id),
+		    'login-password');
+		await pb.keyboard.type(bob.password);
+		await pb.keyboard.press('Enter');
 		const badge = friendItem(pb, alice.id).locator('.badge');
 		await badge.waitFor();
-		await openChat(B, alice.id);
+		await pb.waitForFunction((id) =>
+		    document.activeElement?.dataset?.id === id, alice.id);
+		await pb.keyboard.press('Enter');
 		await theirs(B, 'Are you there?').waitFor();
+		assert.equal(await pb.evaluate(() => document.activeElement.id), 'message');
+		await pb.keyboard.type('Yes, back now.');
+		await pb.keyboard.press('Enter');
+		await theirs(A, 'Yes, back now.').waitFor();
 		// Kept history and redelivery together show each message once.
 		assert.equal(await theirs(B, 'Hello Bob!').count(), 1);
 		assert.equal(await theirs(B, 'Are you there?').count(), 1);
@@ -324,6 +334,23 @@ describe('web client in chromium', { skip }, () => {
 		    src: tcpUser.id, dst: alice.id, message: 'hello browser, 你好 👋' }),
 		    'send_message_return');
 		await theirs(A, 'hello browser, 你好 👋').waitFor();
+
+		// The page measures a message as the server does: the longest
+		// one it lets through is taken, one byte more is refused.
+		const tricky = 'quote " backslash \\ tab \t newline \n é 你 😀 <&> ';
+		const size = (m) => A.page.evaluate(([src, dst, msg]) =>
+		    import('/protocol.js').then((p) => p.deliveredSize(src, dst, msg)),
+		    [tcpUser.id, alice.id, m]);
+		const longest = tricky + 'a'.repeat(2048 - await size(tricky));
+		assert.equal(await size(longest), 2048);
+		assertSuccess(await tcp.request({ command: 'send_message',
+		    src: tcpUser.id, dst: alice.id, message: longest }),
+		    'send_message_return');
+		const refused = await tcp.request({ command: 'send_message',
+		    src: tcpUser.id, dst: alice.id, message: longest + 'a' });
+		assert.equal(refused.detail, 'message too long');
+		await A.page.locator('#messages .msg.theirs .bubble').filter({
+		    hasText: 'a'.repeat(1500) }).waitFor();
 		await friendItem(A.page, tcpUser.id).getByText(tcpUser.username).waitFor();
 	});
 
