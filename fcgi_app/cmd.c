@@ -10,6 +10,9 @@
 #include <string.h>
 
 #include "fcgi_app.h"
+
+/* Runs of a transaction that deadlocks before the client is told. */
+#define CMD_TX_TRIES	3
 #include "log.h"
 
 static const struct cmd_entry *cmd_table[] = {
@@ -173,14 +176,27 @@ cmd_fail(struct cmd_ctx *ctx, const char *detail)
 enum cmd_retval
 cmd_transaction(struct cmd_ctx *ctx, enum cmd_retval (*fn)(struct cmd_ctx *))
 {
-	enum cmd_retval	rv;
+	struct db	*db = ctx->app->db;
+	enum cmd_retval	 rv;
+	int		 mark = reply_count(ctx->reply), tries;
 
-	if (db_begin(ctx->app->db) == -1)
-		return CMD_ERROR;
-	rv = fn(ctx);
-	if (rv == CMD_OK && db_commit(ctx->app->db) == -1)
-		rv = CMD_ERROR;
-	if (rv != CMD_OK)
-		db_rollback(ctx->app->db);
-	return rv;
+	for (tries = 1;; tries++) {
+		if (db_begin(db) == -1)
+			return CMD_ERROR;
+		rv = fn(ctx);
+		if (rv == CMD_OK && db_commit(db) == -1)
+			rv = CMD_ERROR;
+		if (rv == CMD_OK)
+			return rv;
+		db_rollback(db);
+		/*
+		 * A deadlock's victim was rolled back whole; running it
+		 * again is the cure InnoDB expects of its clients.
+		 */
+		if (rv != CMD_ERROR || !db_tx_deadlocked(db) ||
+		    tries == CMD_TX_TRIES)
+			return rv;
+		log_info("deadlock: transaction run again (%d)", tries);
+		reply_truncate(ctx->reply, mark);
+	}
 }

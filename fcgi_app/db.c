@@ -164,6 +164,7 @@ db_exec(struct db *db, enum db_stmt_id id, const char *sql,
 			return db->stmt[id];
 		if (!db_lost(err) || db->in_tx) {
 			db->tx_broken = db->in_tx;
+			db->tx_deadlock = db->in_tx && err == ER_LOCK_DEADLOCK;
 			/* Prepared again next time, in case it is the cause. */
 			if (db->stmt[id] != NULL)
 				mysql_stmt_close(db->stmt[id]);
@@ -200,6 +201,7 @@ db_begin(struct db *db)
 		    sizeof(sql_begin) - 1) == 0) {
 			db->in_tx = 1;
 			db->tx_broken = 0;
+			db->tx_deadlock = 0;
 			return 0;
 		}
 		err = mysql_errno(db->conn);
@@ -228,8 +230,10 @@ db_commit(struct db *db)
 		db->in_tx = 0;
 		return 0;
 	}
-	if (!broken && db->conn != NULL)
+	if (!broken && db->conn != NULL) {
 		log_warnx("database: commit: %s", mysql_error(db->conn));
+		db->tx_deadlock = mysql_errno(db->conn) == ER_LOCK_DEADLOCK;
+	}
 	db_rollback(db);
 	return -1;
 }
@@ -247,6 +251,16 @@ db_rollback(struct db *db)
 	log_warnx("database: rollback: %s", mysql_error(db->conn));
 	/* A connection in an unknown state is not used again. */
 	db_disconnect(db);
+}
+
+/*
+ * Whether the transaction just ended failed because InnoDB chose it as a
+ * deadlock's victim: it was rolled back whole and may simply run again.
+ */
+int
+db_tx_deadlocked(const struct db *db)
+{
+	return db->tx_deadlock;
 }
 
 /* 1 for a row, 0 at the end, -1 on error. */

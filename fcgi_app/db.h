@@ -52,6 +52,7 @@ struct db {
 	MYSQL_STMT		*stmt[DB_STMT_COUNT];	/* prepared lazily */
 	int			 in_tx;		/* between db_begin and end */
 	int			 tx_broken;	/* a statement in it failed */
+	int			 tx_deadlock;	/* the last one died in a deadlock */
 };
 
 MYSQL_STMT	*db_exec(struct db *, enum db_stmt_id, const char *sql,

@@ -93,6 +93,8 @@ struct reply;
 struct reply	*reply_new(void);
 void		 reply_free(struct reply *);
 void		 reply_clear(struct reply *);
+int		 reply_count(const struct reply *);
+void		 reply_truncate(struct reply *, int mark);
 int		 reply_self(struct reply *, cJSON *);
 int		 reply_account(struct reply *, uint64_t, cJSON *);
 int		 reply_send_tracked(struct reply *, uint64_t account, cJSON *,
@@ -217,6 +219,7 @@ int		 db_registration_add(struct db *, const char *addr);
 int		 db_begin(struct db *);
 int		 db_commit(struct db *);
 void		 db_rollback(struct db *);
+int		 db_tx_deadlocked(const struct db *);
 int		 db_account_lock(struct db *, uint64_t, char *username);
 
 /* One entry of a friend list; friendlist.c splits them into packets. */

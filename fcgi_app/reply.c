@@ -52,6 +52,23 @@ reply_clear(struct reply *r)
 		cJSON_Delete(item);
 }
 
+/* How many actions are queued: a mark for reply_truncate(). */
+int
+reply_count(const struct reply *r)
+{
+	return cJSON_GetArraySize(r->actions);
+}
+
+/* Drops the actions queued after mark, as a retried transaction must. */
+void
+reply_truncate(struct reply *r, int mark)
+{
+	int	n;
+
+	for (n = cJSON_GetArraySize(r->actions); n > mark; n--)
+		cJSON_DeleteItemFromArray(r->actions, n - 1);
+}
+
 /* A new action object, not yet queued; the caller owns it. */
 static cJSON *
 reply_action(const char *op)

@@ -41,6 +41,8 @@ static struct {
 	uint64_t	acked[STUB_ROWS];
 	size_t		nacked;
 	int		in_tx, commits, rollbacks;
+	int		deadlocks;	/* commits still to fail so */
+	int		deadlocked;	/* the last one did */
 } stub;
 
 static struct config	cf;
@@ -155,8 +157,21 @@ db_commit(struct db *db)
 	(void)db;
 	assert_true(stub.in_tx);
 	stub.in_tx = 0;
+	stub.deadlocked = stub.deadlocks > 0;
+	if (stub.deadlocked) {
+		stub.deadlocks--;
+		stub.rollbacks++;
+		return -1;
+	}
 	stub.commits++;
 	return 0;
+}
+
+int
+db_tx_deadlocked(const struct db *db)
+{
+	(void)db;
+	return stub.deadlocked;
 }
 
 void
@@ -610,6 +625,33 @@ test_add_friend(void **state)
 	cJSON_Delete(root);
 }
 
+/*
+ * A deadlock's victim runs again and the client sees one answer; after
+ * CMD_TX_TRIES deadlocks in a row it gets "server error".
+ */
+static void
+test_add_friend_deadlock(void **state)
+{
+	cJSON	*root;
+
+	(void)state;
+	stub.deadlocks = 2;
+	root = run(10000, ADD("\"10000\"", "10001", "\"0\""), CMD_OK);
+	assert_int_equal(actions(root), 2);
+	want_send(root, 0, NULL, NULL, OK_RETURN("add_friend"));
+	assert_int_equal(stub.commits, 1);
+	assert_int_equal(stub.rollbacks, 2);
+	cJSON_Delete(root);
+
+	stub.deadlocks = 3;
+	root = run(10000, ADD("\"10000\"", "10002", "\"0\""), CMD_ERROR);
+	assert_int_equal(actions(root), 1);
+	want_send(root, 0, NULL, NULL, "{\"command\":\"add_friend_return\","
+	    "\"status\":\"fail\",\"detail\":\"server error\"}");
+	assert_int_equal(stub.commits, 1);
+	cJSON_Delete(root);
+}
+
 static void
 test_add_friend_details(void **state)
 {
@@ -893,6 +935,7 @@ main(void)
 		cmocka_unit_test_setup(test_logon, setup),
 		cmocka_unit_test_setup(test_server_error, setup),
 		cmocka_unit_test_setup(test_add_friend, setup),
+		cmocka_unit_test_setup(test_add_friend_deadlock, setup),
 		cmocka_unit_test_setup(test_add_friend_details, setup),
 		cmocka_unit_test_setup(test_add_friend_mutual, setup),
 		cmocka_unit_test_setup(test_add_friend_confirm, setup),
