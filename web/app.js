@@ -118,6 +118,30 @@ function avatar(label, id) {
 	    style: `--hue: ${hue}` }, first.toUpperCase());
 }
 
+// Makes list's children the elements of specs ({key, sig, build}) in
+// order, keeping in place every element whose key and sig are unchanged,
+// so that a live region announces only what is new.
+function reconcile(list, specs) {
+	const old = new Map();
+	for (const el of list.children)
+		old.set(el.dataset.key, el);
+	let i = 0;
+	for (const spec of specs) {
+		let el = old.get(spec.key);
+		if (!el || el.dataset.sig !== spec.sig) {
+			el = spec.build();
+			el.dataset.key = spec.key;
+			el.dataset.sig = spec.sig;
+		}
+		const at = list.children[i] ?? null;
+		if (at !== el)
+			list.insertBefore(el, at);
+		i++;
+	}
+	while (list.children.length > i)
+		list.lastElementChild.remove();
+}
+
 function name(id) {
 	const f = S.friends.get(id);
 	if (f)
@@ -277,7 +301,7 @@ async function reconnect() {
 		dropConn();
 		return;
 	}
-	if (r.status === 'success') {
+	if (r.status === 'success' && S.conn && !S.conn.closed) {
 		S.retry = 0;
 		S.me.username = r.username ?? S.me.username;
 		$('me-name').textContent = S.me.username;
@@ -311,10 +335,16 @@ function showConn(state) {
 		return;
 	}
 	const secs = Math.max(0, Math.ceil((S.retryAt - Date.now()) / 1000));
+	const text = ` Connection lost. ${S.connNote ? S.connNote + ' ' : ''}` +
+	    `Reconnecting in ${secs} s…`;
+	const now = el.querySelector('.conn-text');
+	if (now && el.querySelector('button')) {
+		now.textContent = text;	// the countdown; focus stays put
+		return;
+	}
 	el.replaceChildren(
 	    h('span', { class: 'dot offline', 'aria-hidden': 'true' }),
-	    h('span', { text: ` Connection lost. ${S.connNote ? S.connNote + ' ' : ''}` +
-	    `Reconnecting in ${secs} s…` }),
+	    h('span', { class: 'conn-text', text }),
 	    h('button', { type: 'button', class: 'btn btn-quiet btn-small',
 	    onclick: () => reconnect() }, 'Retry now'));
 }
@@ -678,6 +708,10 @@ function renderChat(toBottom) {
 		return;
 	renderChatHead();
 	const box = $('messages');
+	if (box.dataset.conv !== id) {
+		box.replaceChildren();
+		box.dataset.conv = id;
+	}
 	const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 40;
 	const items = [];
 	let day = null;
@@ -686,23 +720,29 @@ function renderChat(toBottom) {
 		const t = new Date(m.time);
 		if (dayKey(t) !== day) {
 			day = dayKey(t);
-			items.push(h('li', { class: 'day', text: dayLabel(t) }));
+			items.push({ key: `day ${day}`, sig: dayLabel(t),
+			    build: () => h('li', { class: 'day', text: dayLabel(t) }) });
 		}
 		const meta = [h('time', { datetime: m.time, title: t.toLocaleString(), text: clock(t) })];
 		if (m.mine && m.state === 'sending')
 			meta.push(h('span', { class: 'state', text: ' · sending…' }));
-		items.push(h('li', { class: `msg ${m.mine ? 'mine' : 'theirs'}${m.state === 'failed' ? ' failed' : ''}`, 'data-msg-id': m.msgId || null },
+		items.push({ key: m.key, sig: `${m.state} ${m.error ?? ''} ${m.mine ? '' : friendName}`, build: () =>
+		    h('li', { class: `msg ${m.mine ? 'mine' : 'theirs'}${m.state === 'failed' ? ' failed' : ''}`, 'data-msg-id': m.msgId || null },
 		    h('span', { class: 'sr-only', text: m.mine ? 'You: ' : `${friendName}: ` }),
 		    h('div', { class: 'bubble', text: m.text }),
 		    h('div', { class: 'meta' }, meta),
 		    m.state === 'failed' ? h('div', { class: 'error' },
 			h('span', { text: m.error ?? 'Not sent.' }), ' ',
 			h('button', { type: 'button', class: 'btn btn-quiet btn-small',
-			    'data-focus': `r${m.key}`, onclick: () => resend(id, m) }, 'Retry')) : null));
+			    onclick: () => resend(id, m) }, 'Retry')) : null) });
 	}
 	if (items.length === 0)
-		items.push(h('li', { class: 'day', text: `This is the start of your conversation with ${friendName}.` }));
-	replaceList(box, items);
+		items.push({ key: 'start', sig: friendName, build: () => h('li', { class: 'day',
+		    text: `This is the start of your conversation with ${friendName}.` }) });
+	const hadFocus = box.contains(document.activeElement);
+	reconcile(box, items);
+	if (hadFocus && !box.contains(document.activeElement))
+		$('message').focus();
 	if (toBottom || atBottom)
 		box.scrollTop = box.scrollHeight;
 }
@@ -743,8 +783,9 @@ async function deliver(id, m) {
 		m.state = 'sent';
 	} else {
 		m.state = 'failed';
-		m.error = r.detail === 'connection lost' ?
-		    'Not sent: the connection was lost.' : `Not sent. ${detailText(r.detail)}`;
+		m.error = r.detail === 'connection lost' || r.detail === 'timeout' ?
+		    'The connection was lost before the server confirmed this message.' :
+		    `Not sent. ${detailText(r.detail)}`;
 	}
 	saveSoon();
 	renderFriends();
@@ -852,6 +893,7 @@ function resetSession() {
 	S.retry = 0;
 	$('friend-list').replaceChildren();
 	$('messages').replaceChildren();
+	delete $('messages').dataset.conv;
 	$('message').value = '';
 	document.title = 'Chat';
 }
@@ -871,6 +913,10 @@ async function logout() {
 	const conn = S.conn;
 	const id = S.me?.id;
 	S.creds = null;	// no reconnect from here on
+	if (S.ackTimer) {
+		clearTimeout(S.ackTimer);
+		flushAcks();
+	}
 	if (conn && conn.isOpen && !S.connecting) {
 		try {
 			await Promise.race([
@@ -925,7 +971,8 @@ async function login(ev) {
 		(r.detail === 'wrong id or password' ? pwEl : idEl).focus();
 		return;
 	}
-	if (!S.conn) {	// closed right after the answer
+	if (!S.conn || S.conn.closed) {	// closed right after the answer
+		dropConn();
 		showError(err, detailText('connection lost'));
 		return;
 	}

@@ -384,6 +384,19 @@ describe('web client in chromium', { skip }, () => {
 		assert.equal(await theirs(A, 'Sure, see you later!').count(), 1);
 	});
 
+	test('after a reload the id is remembered and the history kept, each message once', async () => {
+		const pb = B.page;
+		await pb.reload();
+		assert.equal(await field(pb, 'Account id').inputValue(), bob.id);
+		await field(pb, 'Password').fill(bob.password);
+		await button(pb, 'Log in').click();
+		await openChat(B, alice.id);
+		await theirs(B, 'Are you there?').waitFor();
+		assert.equal(await theirs(B, 'Hello Bob!').count(), 1);
+		assert.equal(await pb.locator('#messages .msg.mine .bubble',
+		    { hasText: 'Yes, back now.' }).count(), 1);
+	});
+
 	test('no script errors in the pages', () => {
 		assert.deepEqual([...A.errors, ...B.errors], []);
 	});
