@@ -447,13 +447,13 @@ function onResult(p) {
 	const dst = String(p.dst ?? '');
 	if (p.status === 'success') {
 		if (src === S.me.id) {
-			S.results.set(dst, { what: 'accepted' });
+			setResult(dst, { what: 'accepted' });
 		} else if (dst === S.me.id) {
 			S.requests.delete(src);
-			S.results.set(src, { what: 'friends' });
+			setResult(src, { what: 'friends' });
 		}
 	} else if (p.detail === 'rejected' && src === S.me.id) {
-		S.results.set(dst, { what: 'declined' });
+		setResult(dst, { what: 'declined' });
 	} else {
 		return;
 	}
@@ -567,6 +567,18 @@ function renderRequests() {
 		($('request-list').querySelector('button') ?? $('friend-id')).focus();
 }
 
+// Keeps the newest answers only: the list is news, not an archive.
+function setResult(id, r) {
+	S.results.delete(id);
+	S.results.set(id, r);
+	for (const old of S.results.keys()) {
+		if (S.results.size <= 6)
+			break;
+		if (S.results.get(old).what !== 'wait')
+			S.results.delete(old);
+	}
+}
+
 // What became of a friend request, in words (names as known now).
 function resultText(id, r) {
 	switch (r.what) {
@@ -620,10 +632,10 @@ async function answerRequest(src, accept) {
 	    r.detail === 'already friends') {
 		S.requests.delete(src);
 		if (r.status === 'success')
-			S.results.set(src, { what: accept ? 'friends' : 'you-declined',
+			setResult(src, { what: accept ? 'friends' : 'you-declined',
 			    username: q.username });
 		else
-			S.results.set(src, { what: 'info', detail: r.detail });
+			setResult(src, { what: 'info', detail: r.detail });
 		saveSoon();
 		refreshFriends();
 	} else {
@@ -662,7 +674,7 @@ async function addFriend(ev) {
 		input.value = '';
 		$('special').checked = false;
 		if (!S.friends.has(id))
-			S.results.set(id, { what: 'wait', special });
+			setResult(id, { what: 'wait', special });
 		$('add-state').textContent = `Friend request sent to ${id}.`;
 		clearTimeout(S.addStateTimer);
 		S.addStateTimer = setTimeout(() => { $('add-state').textContent = ''; }, 5000);
