@@ -16,7 +16,8 @@
 #include "bench.h"
 
 #define RELAY_TICK_US		1000	/* rate mode's timer */
-#define RELAY_DRAIN_S		5.0	/* wait for stragglers */
+#define RELAY_DRAIN_IDLE_S	3	/* drain ends after this long quiet */
+#define RELAY_DRAIN_MAX_S	60.0	/* and in any case after this */
 #define RELAY_SETUP_S		300.0	/* give up on a stuck set-up */
 #define RELAY_FAILS		8	/* fail details counted */
 #define RELAY_FRIEND_RETRIES	10
@@ -38,6 +39,7 @@ struct pair {
 	int		 inflight;	/* saturated: sent, not yet seen */
 	uint64_t	 max_seen;	/* highest seq received + 1 */
 	uint8_t		*seen;		/* bitmap of seqs received */
+	uint64_t	 received;	/* unique */
 	size_t		 seen_len;	/* bytes */
 };
 
@@ -56,6 +58,7 @@ struct relay {
 	int		 friend_fails;
 	int		 friend_retries;
 	double		 t0, t_end;	/* the measured window */
+	double		 t_done;	/* the drain ended */
 	uint64_t	 t0_us;
 	struct event	*tick;
 	struct event	*watchdog;
@@ -69,6 +72,9 @@ struct relay {
 	uint64_t	 reordered;
 	uint64_t	 duplicated;
 	uint64_t	 closed;
+	uint64_t	 drain_seen;	/* received + failed, last check */
+	int		 drain_quiet;	/* seconds without progress */
+	double		 drain_t;	/* the drain began */
 	const char	*closed_why;
 	struct relay_fail fails[RELAY_FAILS];
 	struct procstat	*ps0;
@@ -224,6 +230,7 @@ relay_received(cJSON *pkt)
 		return;
 	}
 	R.received++;
+	p->received++;
 	if (now_s() < R.t_end)
 		R.in_window++;
 	if (seq + 1 < p->max_seen)
@@ -369,26 +376,42 @@ relay_start_friends(void)
 		relay_finish();
 }
 
+/*
+ * During the drain, once a second: the drain ends when nothing has come
+ * for RELAY_DRAIN_IDLE_S seconds (what is missing then is lost), or after
+ * RELAY_DRAIN_MAX_S.  Before the run, the watchdog of a stuck set-up.
+ */
 static void
 relay_drain_timeout(evutil_socket_t fd, short what, void *arg)
 {
+	struct timeval	tv = { 1, 0 };
+
 	(void)fd;
 	(void)what;
 	(void)arg;
-	if (R.phase == RELAY_DRAIN)
-		relay_finish();
-	else {
+	if (R.phase != RELAY_DRAIN) {
 		bench_progress("set-up stuck in phase %d: giving up", R.phase);
 		R.phase = RELAY_DONE;
 		event_base_loopbreak(base);
+		return;
 	}
+	if (R.received + R.failed == R.drain_seen)
+		R.drain_quiet++;
+	else
+		R.drain_quiet = 0;
+	R.drain_seen = R.received + R.failed;
+	if (R.drain_quiet >= RELAY_DRAIN_IDLE_S ||
+	    now_s() - R.drain_t >= RELAY_DRAIN_MAX_S)
+		relay_finish();
+	else
+		evtimer_add(R.watchdog, &tv);
 }
 
 /* Moves to the next phase. */
 static void
 relay_finish(void)
 {
-	struct timeval	tv = { (time_t)RELAY_DRAIN_S, 0 };
+	struct timeval	tv = { 1, 0 };
 
 	switch (R.phase) {
 	case RELAY_SETUP:
@@ -402,12 +425,14 @@ relay_finish(void)
 		R.ps1 = procstat_take(opts.stack_dir);
 		event_del(R.tick);
 		R.phase = RELAY_DRAIN;
+		R.drain_t = now_s();
 		evtimer_del(R.watchdog);
 		evtimer_add(R.watchdog, &tv);
 		if (R.received + R.failed >= R.sent)
 			relay_finish();
 		break;
 	case RELAY_DRAIN:
+		R.t_done = now_s();
 		R.phase = RELAY_DONE;
 		event_base_loopbreak(base);
 		break;
@@ -419,6 +444,27 @@ relay_setup_done(void *arg)
 {
 	(void)arg;
 	relay_finish();
+}
+
+/* Fairness: the fewest and most messages one pair got through. */
+static void
+relay_fairness(cJSON *o)
+{
+	uint64_t	lo = UINT64_MAX, hi = 0;
+	int		i;
+
+	for (i = 0; i < R.npairs; i++) {
+		if (!R.pairs[i].friends)
+			continue;
+		if (R.pairs[i].received < lo)
+			lo = R.pairs[i].received;
+		if (R.pairs[i].received > hi)
+			hi = R.pairs[i].received;
+	}
+	if (hi == 0)
+		return;
+	cJSON_AddNumberToObject(o, "pair_delivered_min", (double)lo);
+	cJSON_AddNumberToObject(o, "pair_delivered_max", (double)hi);
 }
 
 static cJSON *
@@ -456,6 +502,8 @@ relay_result(void)
 	lost = R.sent - R.failed > R.received ? R.sent - R.failed -
 	    R.received : 0;
 	cJSON_AddNumberToObject(o, "lost", (double)lost);
+	cJSON_AddNumberToObject(o, "drain_seconds", R.t_done - R.t_end);
+	relay_fairness(o);
 	cJSON_AddNumberToObject(o, "reordered", (double)R.reordered);
 	cJSON_AddNumberToObject(o, "duplicated", (double)R.duplicated);
 	cJSON_AddNumberToObject(o, "connections_closed", (double)R.closed);
