@@ -39,8 +39,9 @@ struct pair {
 	int		 inflight;	/* saturated: sent, not yet seen */
 	uint64_t	 max_seen;	/* highest seq received + 1 */
 	uint8_t		*seen;		/* bitmap of seqs received */
-	uint64_t	 received;	/* unique */
 	size_t		 seen_len;	/* bytes */
+	uint64_t	 received;	/* unique */
+	uint64_t	 in_window;	/* unique, before the window's end */
 };
 
 struct relay_fail {
@@ -231,8 +232,10 @@ relay_received(cJSON *pkt)
 	}
 	R.received++;
 	p->received++;
-	if (now_s() < R.t_end)
+	if (now_s() < R.t_end) {
 		R.in_window++;
+		p->in_window++;
+	}
 	if (seq + 1 < p->max_seen)
 		R.reordered++;
 	else
@@ -451,7 +454,7 @@ static void
 relay_fairness(cJSON *o)
 {
 	uint64_t	lo = UINT64_MAX, hi = 0;
-	int		i;
+	int		i, starved = 0;
 
 	for (i = 0; i < R.npairs; i++) {
 		if (!R.pairs[i].friends)
@@ -463,6 +466,14 @@ relay_fairness(cJSON *o)
 	}
 	if (hi == 0)
 		return;
+	for (i = 0; i < R.npairs; i++)
+		if (R.pairs[i].friends && R.pairs[i].in_window == 0 &&
+		    starved++ == 0)
+			bench_progress("pair %d (accounts %llu -> %llu) had "
+			    "nothing delivered in the window", i,
+			    (unsigned long long)R.pairs[i].a->account,
+			    (unsigned long long)R.pairs[i].b->account);
+	cJSON_AddNumberToObject(o, "pairs_starved", starved);
 	cJSON_AddNumberToObject(o, "pair_delivered_min", (double)lo);
 	cJSON_AddNumberToObject(o, "pair_delivered_max", (double)hi);
 }
