@@ -114,6 +114,23 @@ run_unit() {
 	done
 }
 
+# The production nginx files and systemd units, checked by nginx -t and
+# systemd-analyze verify; each check counts as one case.
+run_deploy_checks() {
+	local log=$work/check-deploy.log p f
+	scripts/check-deploy.sh --build "$build" >"$log" 2>&1 || true
+	p=$(grep -c '^PASS' "$log" || true)
+	f=$(grep -c '^FAIL' "$log" || true)
+	passed=$((passed + p))
+	failed=$((failed + f))
+	if [ "$f" -eq 0 ]; then
+		result PASS scripts/check-deploy.sh "$p"
+	else
+		result FAIL scripts/check-deploy.sh "$p passed, $f failed"
+		fail_output scripts/check-deploy.sh "$log"
+	fi
+}
+
 # --- integration tests -----------------------------------------------------
 
 # Two free loopback ports, from the kernel (never 8080 or 9000).
@@ -258,7 +275,7 @@ run_integration() {
 	stack_dir=
 }
 
-[ "$unit" -eq 1 ] && run_unit
+[ "$unit" -eq 1 ] && run_unit && run_deploy_checks
 [ "$integration" -eq 1 ] && run_integration
 
 if [ "$skipped" -gt 0 ]; then

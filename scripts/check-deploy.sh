@@ -1,0 +1,78 @@
+#!/bin/bash
+# Checks the files a production host installs, with the tools that will read
+# them there: nginx -t on nginx/chat-site.conf and nginx/chat-stream.conf
+# inside a minimal nginx.conf like Debian's, and systemd-analyze verify on
+# deploy/systemd/*.service (pointed at this checkout's binaries, since
+# verify wants the ExecStart programs to exist).
+#
+#   scripts/check-deploy.sh [--build B]
+#
+# Prints PASS/FAIL per check; exits non-zero if any failed.  A check whose
+# tool is missing is reported as SKIP.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+build=build
+[ "${1:-}" = --build ] && build=${2:?}
+work=$(mktemp -d /tmp/chat-deploy.XXXXXX)
+trap 'rm -rf "$work"' EXIT
+failed=0
+
+check() {	# name, command...
+	local name=$1
+	shift
+	if "$@" >"$work/out" 2>&1; then
+		echo "PASS $name"
+	else
+		echo "FAIL $name"
+		sed 's/^/    /' "$work/out"
+		failed=1
+	fi
+}
+
+nginx_conf() {
+	cp /etc/nginx/fastcgi_params /etc/nginx/mime.types "$work/"
+	cat >"$work/nginx.conf" <<CONF
+load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+pid $work/nginx.pid;
+error_log stderr;
+events {}
+http {
+	include mime.types;
+	access_log off;
+	include $top/nginx/chat-site.conf;
+}
+include $top/nginx/chat-stream.conf;
+CONF
+}
+
+if command -v nginx >/dev/null && [ -f /etc/nginx/fastcgi_params ]; then
+	nginx_conf
+	check "nginx -t: nginx/chat-site.conf, nginx/chat-stream.conf" \
+	    nginx -t -q -p "$work" -c "$work/nginx.conf"
+else
+	echo "SKIP nginx -t (no nginx)"
+fi
+
+# verify exits 0 on a unit it only warns about (an unknown value is
+# ignored at run time): any word from it counts as a failure here.
+verify_units() {
+	local out
+	out=$(systemd-analyze verify "$@" 2>&1) || { echo "$out"; return 1; }
+	[ -z "$out" ] || { echo "$out"; return 1; }
+}
+
+if command -v systemd-analyze >/dev/null; then
+	mkdir "$work/units"
+	for unit in "$top"/deploy/systemd/*.service; do
+		sed "s|/usr/local/sbin/|$top/$build/|g" "$unit" \
+		    >"$work/units/${unit##*/}"
+	done
+	[ -x "$top/$build/fcgi_app" ] && [ -x "$top/$build/push_daemon" ] ||
+	    { echo "FAIL systemd units: build $build first"; exit 1; }
+	check "systemd-analyze verify: deploy/systemd/*.service" \
+	    verify_units "$work"/units/*.service
+else
+	echo "SKIP systemd-analyze verify (no systemd-analyze)"
+fi
+exit "$failed"
