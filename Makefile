@@ -69,7 +69,8 @@ test-utf8_SRCS = fcgi_app/utf8.c
 # bench/: the load generator (bench/README.md).
 BENCH_SRCS = bench/main.c bench/conn.c bench/ws.c bench/session.c \
 	   bench/setup.c bench/relay.c bench/idle.c bench/login.c \
-	   bench/dbceil.c bench/procstat.c bench/stats.c bench/report.c
+	   bench/dbceil.c bench/procstat.c bench/stats.c bench/report.c \
+	   fcgi_app/db.c fcgi_app/db-message.c
 
 DAEMON_OBJS = $(patsubst %.c,$(B)/obj/%.o,$(DAEMON_SRCS) $(COMMON_SRCS))
 APP_OBJS    = $(patsubst %.c,$(B)/obj/%.o,$(APP_SRCS) $(COMMON_SRCS))

@@ -2,9 +2,10 @@
  * The database ceiling: what the stack's MariaDB takes of the two writes
  * every relayed message costs the service (fcgi_app/db-message.c): the
  * INSERT of send_message, committed on its own before the sender's
- * success, and the delivered_at UPDATE of the written report.  The same
- * SQL through prepared statements, under autocommit, from as many client
- * connections as the stack has workers, as fast as it answers; one
+ * success, and the delivered_at UPDATE of the written report.  It links
+ * the workers' own database layer (fcgi_app/db.c, db-message.c), so the
+ * statements are the service's, run under autocommit from as many client
+ * connections as the stack has workers, as fast as MariaDB answers; one
  * message is both statements.  The connection settings come from the
  * stack's chat.conf.  Threads, because libmariadb blocks.
  */
@@ -18,15 +19,10 @@
 
 #include "bench.h"
 #include "config.h"
+#include "../fcgi_app/fcgi_app.h"
 
 #define DBCEIL_MAX_THREADS	256
 
-static const char sql_add[] =
-    "INSERT INTO messages (sender_id, recipient_id, body, created_at)"
-    " VALUES (?, ?, ?, ?)";
-static const char sql_delivered[] =
-    "UPDATE messages SET delivered_at = NOW(3)"
-    " WHERE id = ? AND recipient_id = ? AND delivered_at IS NULL";
 static const char sql_ids[] =
     "SELECT id FROM users ORDER BY id LIMIT 2";
 
@@ -60,73 +56,14 @@ dbceil_connect(const struct config *cf, char *err, size_t errlen)
 	return my;
 }
 
-static MYSQL_STMT *
-dbceil_prepare(MYSQL *my, const char *sql)
-{
-	MYSQL_STMT	*st;
-
-	if ((st = mysql_stmt_init(my)) == NULL)
-		return NULL;
-	if (mysql_stmt_prepare(st, sql, strlen(sql)) != 0) {
-		mysql_stmt_close(st);
-		return NULL;
-	}
-	return st;
-}
-
-static void
-dbceil_now(MYSQL_TIME *t)
-{
-	struct timespec	ts;
-	struct tm	tm;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	gmtime_r(&ts.tv_sec, &tm);
-	memset(t, 0, sizeof(*t));
-	t->year = (unsigned int)tm.tm_year + 1900;
-	t->month = (unsigned int)tm.tm_mon + 1;
-	t->day = (unsigned int)tm.tm_mday;
-	t->hour = (unsigned int)tm.tm_hour;
-	t->minute = (unsigned int)tm.tm_min;
-	t->second = (unsigned int)tm.tm_sec;
-	t->second_part = (unsigned long)(ts.tv_nsec / 1000000) * 1000;
-	t->time_type = MYSQL_TIMESTAMP_DATETIME;
-}
-
-static void
-bind_u64(MYSQL_BIND *b, uint64_t *v)
-{
-	b->buffer_type = MYSQL_TYPE_LONGLONG;
-	b->buffer = v;
-	b->is_unsigned = 1;
-}
-
 /* One message: the INSERT, then the UPDATE of its row. */
 static int
-dbceil_message(struct dbthread *t, MYSQL_STMT *add, MYSQL_STMT *upd,
-    char *body, unsigned long blen)
+dbceil_message(struct dbthread *t, struct db *db, const char *body)
 {
-	MYSQL_BIND	p[4];
-	MYSQL_TIME	now;
-	uint64_t	id;
+	struct message	m = { 0, t->src, t->dst, "", body };
 
-	memset(p, 0, sizeof(p));
-	dbceil_now(&now);
-	bind_u64(&p[0], &t->src);
-	bind_u64(&p[1], &t->dst);
-	p[2].buffer_type = MYSQL_TYPE_STRING;
-	p[2].buffer = body;
-	p[2].buffer_length = blen;
-	p[2].length = &blen;
-	p[3].buffer_type = MYSQL_TYPE_DATETIME;
-	p[3].buffer = &now;
-	if (mysql_stmt_bind_param(add, p) != 0 || mysql_stmt_execute(add))
-		return -1;
-	id = mysql_stmt_insert_id(add);
-	memset(p, 0, sizeof(p));
-	bind_u64(&p[0], &id);
-	bind_u64(&p[1], &t->dst);
-	if (mysql_stmt_bind_param(upd, p) != 0 || mysql_stmt_execute(upd))
+	if (db_message_add(db, &m) == -1 ||
+	    db_message_delivered(db, t->dst, m.id) == -1)
 		return -1;
 	return 0;
 }
@@ -135,40 +72,30 @@ static void *
 dbceil_thread(void *arg)
 {
 	struct dbthread	*t = arg;
-	MYSQL		*my;
-	MYSQL_STMT	*add = NULL, *upd = NULL;
+	struct db	*db;
 	char		 body[BENCH_PACKET_MAX];
 	uint64_t	 t0;
 
 	memset(body, 'x', sizeof(body));
+	body[opts.size < (int)sizeof(body) ? opts.size : 0] = '\0';
 	mysql_thread_init();
-	if ((my = dbceil_connect(t->cf, t->err, sizeof(t->err))) == NULL)
-		goto done;
-	if ((add = dbceil_prepare(my, sql_add)) == NULL ||
-	    (upd = dbceil_prepare(my, sql_delivered)) == NULL) {
-		snprintf(t->err, sizeof(t->err), "prepare: %s",
-		    mysql_error(my));
+	if ((db = db_open(t->cf)) == NULL) {
+		snprintf(t->err, sizeof(t->err), "out of memory");
 		goto done;
 	}
 	while (now_s() < t->t_end) {
 		t0 = now_us();
-		if (dbceil_message(t, add, upd, body,
-		    (unsigned long)opts.size) == -1) {
+		if (dbceil_message(t, db, body) == -1) {
 			if (t->errors++ == 0)
-				snprintf(t->err, sizeof(t->err), "%s",
-				    mysql_error(my));
+				snprintf(t->err, sizeof(t->err),
+				    "a statement failed (see the log above)");
 			continue;
 		}
 		lat_add(t->lat, now_us() - t0);
 		t->messages++;
 	}
+	db_close(db);
 done:
-	if (add != NULL)
-		mysql_stmt_close(add);
-	if (upd != NULL)
-		mysql_stmt_close(upd);
-	if (my != NULL)
-		mysql_close(my);
 	mysql_thread_end();
 	return NULL;
 }
