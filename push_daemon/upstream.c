@@ -151,11 +151,18 @@ upstream_start(struct upstream_req *req)
 	upstream_connect(req);
 }
 
-/* Runs req now if a slot is free, else it waits its turn. */
+/*
+ * Runs req now if a slot is free and nothing waits, else it waits its
+ * turn.  A request submitted while an answer is applied (the same
+ * connection's next packet, a written report) must not take the slot that
+ * answer has just freed ahead of those waiting: the connections with a
+ * request in flight would keep every slot and the others starve.
+ */
 static void
 upstream_submit(struct upstream_req *req)
 {
-	if (upstream_running < conf.upstream_max_inflight)
+	if (upstream_running < conf.upstream_max_inflight &&
+	    TAILQ_EMPTY(&upstream_wait))
 		upstream_start(req);
 	else
 		TAILQ_INSERT_TAIL(&upstream_wait, req, entry);
