@@ -42,6 +42,9 @@ struct cJSON;
 /* Packets one connection may have waiting before we stop reading it. */
 #define CONN_QUEUE_MAX		32
 
+/* Runs of one login fetch before what waits is left for the next login. */
+#define FETCH_TRIES		3
+
 /* main.c */
 extern struct event_base	*base;
 extern struct config		 conf;
@@ -219,6 +222,7 @@ struct conn {
 	uint64_t		 out_sent;	/* bytes ever written to the socket */
 	struct evbuffer_cb_entry *out_cb;	/* counts out_sent */
 	int			 fetching;	/* a fetch asked for or in flight */
+	int			 fetch_failures; /* in a row, for FETCH_TRIES */
 	struct outbound_list	 held;		/* owned: sends held back */
 	size_t			 held_bytes;
 	struct outbound_list	 tracked;	/* owned: tracked, not yet out */

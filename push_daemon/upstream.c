@@ -498,14 +498,26 @@ upstream_apply(struct upstream_req *req)
 	return NULL;
 }
 
-/* A fetch that asks for no further fetch ends the hold-back. */
+/*
+ * A fetch that asks for no further fetch ends the hold-back.  A failed one
+ * (a worker died, the database hiccuped) runs again a few times first:
+ * otherwise what waits for the account would wait for its next login.
+ */
 static void
-upstream_fetch_end(struct upstream_req *req, struct conn *c)
+upstream_fetch_end(struct upstream_req *req, struct conn *c, int failed)
 {
-	struct packet	*next = TAILQ_FIRST(&c->queue);
+	struct packet	*next;
 
 	if (!upstream_is(req, ENV_EVENT_FETCH))
 		return;
+	if (!failed)
+		c->fetch_failures = 0;
+	else if (++c->fetch_failures < FETCH_TRIES) {
+		log_info("conn %" PRIu64 ": fetch failed, running it again",
+		    c->id);
+		conn_fetch(c, req->pkt->data, req->pkt->len);
+	}
+	next = TAILQ_FIRST(&c->queue);
 	if (next == NULL || next->kind != PACKET_FETCH)
 		deliver_fetch_done(c);
 }
@@ -543,7 +555,7 @@ upstream_finish(struct upstream_req *req, const char *errstr)
 	if (upstream_is(req, ENV_EVENT_WRITTEN))
 		deliver_report_done(req->conn_id);
 	if ((c = conn_find(req->conn_id)) != NULL && c->req == req) {
-		upstream_fetch_end(req, c);
+		upstream_fetch_end(req, c, errstr != NULL);
 		conn_request_done(c);
 	}
 	upstream_req_free(req);

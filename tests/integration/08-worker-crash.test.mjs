@@ -17,7 +17,10 @@ import { assertFail, assertSuccess } from '../lib/expect.mjs';
 import {
 	HAVE_STACK_DIR, alive, children, mariadb, stackPid, until,
 } from '../lib/stack.mjs';
-import { logon, randomPassword, uniqueName } from '../lib/users.mjs';
+import { befriend, newUsers } from '../lib/friends.mjs';
+import {
+	loggedIn, login, logon, randomPassword, uniqueName,
+} from '../lib/users.mjs';
 
 const skip = HAVE_STACK_DIR ? false :
     'needs CHAT_TEST_DIR: a stack started by scripts/stack.sh';
@@ -70,10 +73,10 @@ function busyWorkers(master, sockPath) {
 	return busy;
 }
 
-// Runs start() (which sends one request that will write to users) while
-// users is locked, kills the worker that took it, releases the lock.
+// Runs start() (which sends one request that will write to table) while
+// table is locked, kills the worker that took it, releases the lock.
 // Returns the killed worker's PID.
-async function killWorkerDuring(start) {
+async function killWorkerDuring(start, table = 'users') {
 	const master = stackPid('fcgi_app');
 	const sockPath = fcgiSocketPath();
 	const workers = Number(process.env.CHAT_TEST_WORKERS) ||
@@ -91,7 +94,7 @@ async function killWorkerDuring(start) {
 	const db = mariadb();
 	let victim;
 	try {
-		await db.query('LOCK TABLES users WRITE');
+		await db.query(`LOCK TABLES ${table} WRITE`);
 		await start();
 		const busy = await until(() => {
 			const b = busyWorkers(master, sockPath);
@@ -130,6 +133,28 @@ describe('worker crash', () => {
 			// The connection goes on, and so does everyone else's.
 			await logon(c, uniqueName(), randomPassword());
 			await logon(bystander, uniqueName(), randomPassword());
+		});
+	}
+
+	// The fetch that follows login_return records the connection in
+	// presence, which login itself never touches: with presence locked,
+	// the login is answered and its fetch is the one request that blocks.
+	for (const transport of ['ws', 'tcp']) {
+		test(`${transport}: a worker killed during a login's fetch: the ` +
+		    'fetch runs again and what waited still arrives',
+		    { timeout: 60000, skip }, async () => {
+			const [a, b] = await newUsers(2);
+			await befriend(a, b);
+			const ca = await loggedIn('ws', a);
+			assertSuccess(await ca.request({ command: 'send_message',
+			    src: a.id, dst: b.id, message: 'kept for b' }),
+			    'send_message_return');
+			const cb = await connect(transport);
+			await killWorkerDuring(() => login(cb, b), 'presence');
+			const p = await cb.next();
+			assert.equal(p.command, 'send_message');
+			assert.equal(p.message, 'kept for b');
+			assert.equal(p.src, a.id);
 		});
 	}
 
