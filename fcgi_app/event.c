@@ -141,27 +141,52 @@ event_fetch(struct app *app, const struct request *req, struct reply *r)
 	return rc;
 }
 
-/* Marks one track ("m42", "c7") of account's as written. */
-static int
-event_track(struct app *app, const struct session *s, const cJSON *item)
+/*
+ * The table a track ("m42", "c7") of this connection's account marks as
+ * written, with its id: 'm' or 'c', or 0 when it marks nothing (a request,
+ * a message to a connection in ack mode, a malformed entry).
+ */
+static char
+event_track(const struct session *s, const cJSON *item, uint64_t *id)
 {
 	const char	*t;
-	uint64_t	 id;
 
 	if (!cJSON_IsString(item) || (t = item->valuestring) == NULL ||
-	    packet_id_parse(t + (t[0] != '\0'), &id) == -1)
+	    packet_id_parse(t + (t[0] != '\0'), id) == -1)
 		return 0;
-	if (t[0] == 'm' && !s->ack_mode)
-		return db_message_delivered(app->db, s->account, id);
-	if (t[0] == 'c')
-		return db_result_delivered(app->db, s->account, id);
+	if ((t[0] == 'm' && !s->ack_mode) || t[0] == 'c')
+		return t[0];
 	return 0;
+}
+
+static int
+event_mark(struct app *app, const struct session *s, const cJSON *tracks)
+{
+	const cJSON	*item;
+	uint64_t	 id;
+	int		 rc = 0;
+
+	cJSON_ArrayForEach(item, tracks) {
+		switch (event_track(s, item, &id)) {
+		case 'm':
+			rc = db_message_delivered(app->db, s->account, id);
+			break;
+		case 'c':
+			rc = db_result_delivered(app->db, s->account, id);
+			break;
+		}
+		if (rc == -1)
+			break;
+	}
+	return rc;
 }
 
 /*
  * The tracks of one report are marked in one transaction, for one log
- * flush.  A report for a connection no longer bound marks nothing: what it
- * was written stays waiting and is sent again, at least once.
+ * flush; a report with one track to mark (the common case under load)
+ * needs none, and one with none touches nothing.  A report for a
+ * connection no longer bound marks nothing: what it was written stays
+ * waiting and is sent again, at least once.
  */
 static int
 event_written(struct app *app, const struct request *req)
@@ -169,18 +194,22 @@ event_written(struct app *app, const struct request *req)
 	const struct session	*s = &req->session;
 	const cJSON		*tracks, *item;
 	cJSON			*root;
-	int			 rc = 0;
+	uint64_t		 id;
+	int			 marks = 0, rc = 0;
 
 	if (s->account == 0)
 		return 0;
 	if ((root = cJSON_ParseWithLength(req->body, req->body_len)) == NULL)
 		return -1;
 	tracks = cJSON_GetObjectItemCaseSensitive(root, ENV_TRACKS_FIELD);
-	if (cJSON_IsArray(tracks) && (rc = db_begin(app->db)) == 0) {
-		cJSON_ArrayForEach(item, tracks)
-			if ((rc = event_track(app, s, item)) == -1)
-				break;
-		if (rc == 0)
+	if (!cJSON_IsArray(tracks))
+		tracks = NULL;
+	cJSON_ArrayForEach(item, tracks)
+		marks += event_track(s, item, &id) != 0;
+	if (marks == 1)
+		rc = event_mark(app, s, tracks);
+	else if (marks > 1 && (rc = db_begin(app->db)) == 0) {
+		if ((rc = event_mark(app, s, tracks)) == 0)
 			rc = db_commit(app->db);
 		db_rollback(app->db);
 	}
