@@ -62,10 +62,34 @@ dbceil_message(struct dbthread *t, struct db *db, const char *body)
 {
 	struct message	m = { 0, t->src, t->dst, "", body };
 
-	if (db_message_add(db, &m) == -1 ||
+	if (db_message_add(db, &m) != 1 ||
 	    db_message_delivered(db, t->dst, m.id) == -1)
 		return -1;
 	return 0;
+}
+
+/* send_message stores only between friends: make the two accounts so. */
+static int
+dbceil_befriend(MYSQL *my, uint64_t a, uint64_t b)
+{
+	static const char	 sql[] = "INSERT IGNORE INTO friendships"
+	    " (account_id, friend_id, status) VALUES (?, ?, 0)";
+	MYSQL_STMT		*st;
+	MYSQL_BIND		 p[2];
+	int			 rc = -1;
+
+	if ((st = mysql_stmt_init(my)) == NULL)
+		return -1;
+	memset(p, 0, sizeof(p));
+	p[0].buffer_type = p[1].buffer_type = MYSQL_TYPE_LONGLONG;
+	p[0].is_unsigned = p[1].is_unsigned = 1;
+	p[0].buffer = &a;
+	p[1].buffer = &b;
+	if (mysql_stmt_prepare(st, sql, sizeof(sql) - 1) == 0 &&
+	    mysql_stmt_bind_param(st, p) == 0 && mysql_stmt_execute(st) == 0)
+		rc = 0;
+	mysql_stmt_close(st);
+	return rc;
 }
 
 static void *
@@ -120,9 +144,14 @@ dbceil_ids(const struct config *cf, uint64_t *a, uint64_t *b)
 			*(n++ == 0 ? a : b) = strtoull(row[0], NULL, 10);
 		mysql_free_result(res);
 	}
-	mysql_close(my);
 	if (n == 1)
 		*b = *a;
+	if (n > 0 && dbceil_befriend(my, *a, *b) == -1) {
+		bench_progress("cannot make the accounts friends: %s",
+		    mysql_error(my));
+		n = 0;
+	}
+	mysql_close(my);
 	return n > 0 ? 0 : -1;
 }
 

@@ -5,7 +5,8 @@
  * made in pairs, so that is the same as B having A), empty message,
  * message too long ("rate limited" is the daemon's).
  *
- * The message is committed before A's success, then sent to every
+ * The message is stored by one statement that also checks the friendship,
+ * committed before A's success, then sent to every
  * connection of B tracked "m<id>": the daemon's written report marks it
  * delivered (event.c); until then, or until acked for a connection in ack
  * mode, every login of B fetches it again.
@@ -50,7 +51,7 @@ cmd_send_message_fake(struct message *m)
 	strftime(m->time, sizeof(m->time), "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
-/* Stores m, answers A, and sends m to B. */
+/* Stores m if A and B are friends, answers A, and sends m to B. */
 static enum cmd_retval
 cmd_send_message_deliver(struct cmd_ctx *ctx, struct message *m)
 {
@@ -60,8 +61,10 @@ cmd_send_message_deliver(struct cmd_ctx *ctx, struct message *m)
 
 	if (bench)
 		cmd_send_message_fake(m);
-	else if (db_message_add(ctx->app->db, m) == -1)
+	else if ((rc = db_message_add(ctx->app->db, m)) == -1)
 		return CMD_ERROR;
+	else if (rc == 0)
+		return cmd_fail(ctx, "not friends");
 	if (cmd_success(ctx) != CMD_OK)
 		return CMD_ERROR;
 	if ((p = notice_message(m)) == NULL)
@@ -75,13 +78,23 @@ cmd_send_message_deliver(struct cmd_ctx *ctx, struct message *m)
 static enum cmd_retval
 cmd_send_message_exec(struct cmd_ctx *ctx)
 {
-	struct message	m = { 0, 0, 0, "", NULL };
-	int		status, rc;
+	struct message	 m = { 0, 0, 0, "", NULL };
+	const char	*problem = NULL;
+	int		 status, rc;
 
 	m.src = ctx->session->account;
 	m.body = packet_get_str(ctx->packet, "message");
 	if (packet_get_id(ctx->packet, "dst", &m.dst) != PACKET_ID_OK)
 		return cmd_fail(ctx, "not friends");
+	if (m.body[0] == '\0')
+		problem = "empty message";
+	else if ((rc = notice_message_fits(m.src, m.dst, m.body)) == -1)
+		return CMD_ERROR;
+	else if (rc == 0)
+		problem = "message too long";
+	if (problem == NULL)
+		return cmd_send_message_deliver(ctx, &m);
+	/* "not friends" comes first in the details: only now is it asked. */
 	if (!ctx->app->cf->bench_no_db) {
 		rc = db_friendship_get(ctx->app->db, m.src, m.dst, &status);
 		if (rc == -1)
@@ -89,11 +102,5 @@ cmd_send_message_exec(struct cmd_ctx *ctx)
 		if (rc == 0)
 			return cmd_fail(ctx, "not friends");
 	}
-	if (m.body[0] == '\0')
-		return cmd_fail(ctx, "empty message");
-	if ((rc = notice_message_fits(m.src, m.dst, m.body)) == -1)
-		return CMD_ERROR;
-	if (rc == 0)
-		return cmd_fail(ctx, "message too long");
-	return cmd_send_message_deliver(ctx, &m);
+	return cmd_fail(ctx, problem);
 }

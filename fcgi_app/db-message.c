@@ -10,9 +10,14 @@
 
 #include "db.h"
 
+/*
+ * The friendship check and the insert in one statement: one round trip and
+ * one commit for the message every relayed packet costs.
+ */
 static const char sql_message_add[] =
     "INSERT INTO messages (sender_id, recipient_id, body, created_at)"
-    " VALUES (?, ?, ?, ?)";
+    " SELECT account_id, friend_id, ?, ? FROM friendships"
+    " WHERE account_id = ? AND friend_id = ?";
 
 /* Now, UTC, to the millisecond. */
 static void
@@ -35,9 +40,10 @@ db_message_now(MYSQL_TIME *t)
 }
 
 /*
- * Stores m (src, dst, body) and fills in m->id and m->time.  The time is
- * taken here, not by the server, so that the live packet and the row
- * agree without reading the row back.
+ * Stores m (src, dst, body) if src has dst as a friend, and fills in m->id
+ * and m->time.  The time is taken here, not by the server, so that the
+ * live packet and the row agree without reading the row back.  Returns 1
+ * when stored, 0 when they are not friends (nothing stored), -1 on error.
  */
 int
 db_message_add(struct db *db, struct message *m)
@@ -46,20 +52,22 @@ db_message_add(struct db *db, struct message *m)
 	MYSQL_STMT	*st;
 	MYSQL_TIME	 now;
 	unsigned long	 blen;
+	int		 stored;
 
 	db_message_now(&now);
 	memset(params, 0, sizeof(params));
-	db_bind_u64(&params[0], &m->src);
-	db_bind_u64(&params[1], &m->dst);
-	db_bind_str(&params[2], m->body, &blen);
-	db_bind_time(&params[3], &now);
+	db_bind_str(&params[0], m->body, &blen);
+	db_bind_time(&params[1], &now);
+	db_bind_u64(&params[2], &m->src);
+	db_bind_u64(&params[3], &m->dst);
 	st = db_exec(db, DB_MESSAGE_ADD, sql_message_add, params, NULL);
 	if (st == NULL)
 		return -1;
-	m->id = mysql_stmt_insert_id(st);
+	if ((stored = mysql_stmt_affected_rows(st) == 1))
+		m->id = mysql_stmt_insert_id(st);
 	db_done(st);
 	db_time_format(&now, m->time, sizeof(m->time));
-	return 0;
+	return stored;
 }
 
 static const char sql_messages_undelivered[] =

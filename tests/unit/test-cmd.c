@@ -328,9 +328,11 @@ db_message_add(struct db *db, struct message *m)
 	(void)db;
 	if (stub.down)
 		return -1;
+	if (stub_find(stub.friends, stub.nfriends, m->src, m->dst) == NULL)
+		return 0;
 	m->id = ++stub.next_message;
 	snprintf(m->time, sizeof(m->time), "2026-11-26T22:01:31Z");
-	return 0;
+	return 1;
 }
 
 int
