@@ -37,7 +37,6 @@ int
 db_account_get(struct db *db, uint64_t id, struct account *a)
 {
 	MYSQL_BIND	 params[1], result[3];
-	MYSQL_STMT	*st;
 	unsigned long	 ulen = 0, hlen = 0;
 	int		 found;
 
@@ -47,11 +46,7 @@ db_account_get(struct db *db, uint64_t id, struct account *a)
 	db_bind_buf(&result[0], a->username, sizeof(a->username) - 1, &ulen);
 	db_bind_buf(&result[1], a->hash, sizeof(a->hash) - 1, &hlen);
 	db_bind_int(&result[2], &a->disabled);
-	st = db_exec(db, DB_ACCOUNT_GET, sql_account_get, params, result);
-	if (st == NULL)
-		return -1;
-	found = db_fetch(st);
-	db_done(st);
+	found = db_row(db, DB_ACCOUNT_GET, sql_account_get, params, result);
 	if (found != 1)
 		return found;
 	a->id = id;
@@ -73,7 +68,6 @@ int
 db_account_lock(struct db *db, uint64_t id, char *username)
 {
 	MYSQL_BIND	 params[1], result[1];
-	MYSQL_STMT	*st;
 	char		 name[USERNAME_SIZE];
 	unsigned long	 nlen = 0;
 	int		 found;
@@ -82,11 +76,7 @@ db_account_lock(struct db *db, uint64_t id, char *username)
 	memset(result, 0, sizeof(result));
 	db_bind_u64(&params[0], &id);
 	db_bind_buf(&result[0], name, sizeof(name) - 1, &nlen);
-	st = db_exec(db, DB_ACCOUNT_LOCK, sql_account_lock, params, result);
-	if (st == NULL)
-		return -1;
-	found = db_fetch(st);
-	db_done(st);
+	found = db_row(db, DB_ACCOUNT_LOCK, sql_account_lock, params, result);
 	if (found == 1 && username != NULL) {
 		name[nlen] = '\0';
 		memcpy(username, name, nlen + 1);

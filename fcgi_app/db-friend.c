@@ -17,21 +17,14 @@ int
 db_friendship_get(struct db *db, uint64_t a, uint64_t b, int *status)
 {
 	MYSQL_BIND	 params[2], result[1];
-	MYSQL_STMT	*st;
-	int		 found;
 
 	memset(params, 0, sizeof(params));
 	memset(result, 0, sizeof(result));
 	db_bind_u64(&params[0], &a);
 	db_bind_u64(&params[1], &b);
 	db_bind_int(&result[0], status);
-	st = db_exec(db, DB_FRIENDSHIP_GET, sql_friendship_get, params,
+	return db_row(db, DB_FRIENDSHIP_GET, sql_friendship_get, params,
 	    result);
-	if (st == NULL)
-		return -1;
-	found = db_fetch(st);
-	db_done(st);
-	return found;
 }
 
 static const char sql_friendship_put[] =
@@ -125,20 +118,13 @@ int
 db_request_get(struct db *db, uint64_t from, uint64_t to, int *status)
 {
 	MYSQL_BIND	 params[2], result[1];
-	MYSQL_STMT	*st;
-	int		 found;
 
 	memset(params, 0, sizeof(params));
 	memset(result, 0, sizeof(result));
 	db_bind_u64(&params[0], &from);
 	db_bind_u64(&params[1], &to);
 	db_bind_int(&result[0], status);
-	st = db_exec(db, DB_REQUEST_GET, sql_request_get, params, result);
-	if (st == NULL)
-		return -1;
-	found = db_fetch(st);
-	db_done(st);
-	return found;
+	return db_row(db, DB_REQUEST_GET, sql_request_get, params, result);
 }
 
 static const char sql_request_put[] =
@@ -191,18 +177,13 @@ int
 db_requests_sent(struct db *db, uint64_t from, int *count)
 {
 	MYSQL_BIND	 params[1], result[1];
-	MYSQL_STMT	*st;
 	int		 found;
 
 	memset(params, 0, sizeof(params));
 	memset(result, 0, sizeof(result));
 	db_bind_u64(&params[0], &from);
 	db_bind_int(&result[0], count);
-	st = db_exec(db, DB_REQUESTS_SENT, sql_requests_sent, params, result);
-	if (st == NULL)
-		return -1;
-	found = db_fetch(st);
-	db_done(st);
+	found = db_row(db, DB_REQUESTS_SENT, sql_requests_sent, params, result);
 	return found == 1 ? 0 : -1;
 }
 

@@ -23,7 +23,6 @@ int
 db_login_failures(struct db *db, uint64_t id, int *count)
 {
 	MYSQL_BIND	 params[1], result[1];
-	MYSQL_STMT	*st;
 	int		 found;
 
 	memset(params, 0, sizeof(params));
@@ -31,12 +30,8 @@ db_login_failures(struct db *db, uint64_t id, int *count)
 	db_bind_u64(&params[0], &id);
 	*count = 0;
 	db_bind_int(&result[0], count);
-	st = db_exec(db, DB_LOGIN_FAILURES_GET, sql_login_failures_get,
+	found = db_row(db, DB_LOGIN_FAILURES_GET, sql_login_failures_get,
 	    params, result);
-	if (st == NULL)
-		return -1;
-	found = db_fetch(st);
-	db_done(st);
 	if (found == 0)
 		*count = 0;
 	return found == -1 ? -1 : 0;
@@ -90,7 +85,6 @@ int
 db_registrations(struct db *db, const char *addr, int *count)
 {
 	MYSQL_BIND	 params[1], result[1];
-	MYSQL_STMT	*st;
 	unsigned long	 alen;
 	int		 found;
 
@@ -99,12 +93,8 @@ db_registrations(struct db *db, const char *addr, int *count)
 	db_bind_str(&params[0], addr, &alen);
 	*count = 0;
 	db_bind_int(&result[0], count);
-	st = db_exec(db, DB_REGISTRATIONS_GET, sql_registrations_get, params,
+	found = db_row(db, DB_REGISTRATIONS_GET, sql_registrations_get, params,
 	    result);
-	if (st == NULL)
-		return -1;
-	found = db_fetch(st);
-	db_done(st);
 	if (found == 0)
 		*count = 0;
 	return found == -1 ? -1 : 0;

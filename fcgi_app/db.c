@@ -263,6 +263,24 @@ db_tx_deadlocked(const struct db *db)
 	return db->tx_deadlock;
 }
 
+/*
+ * db_exec() of a statement that yields at most one row, fetched into
+ * result: 1 for a row, 0 for none, -1 on error.
+ */
+int
+db_row(struct db *db, enum db_stmt_id id, const char *sql, MYSQL_BIND *params,
+    MYSQL_BIND *result)
+{
+	MYSQL_STMT	*st;
+	int		 found;
+
+	if ((st = db_exec(db, id, sql, params, result)) == NULL)
+		return -1;
+	found = db_fetch(st);
+	db_done(st);
+	return found;
+}
+
 /* 1 for a row, 0 at the end, -1 on error. */
 int
 db_fetch(MYSQL_STMT *st)

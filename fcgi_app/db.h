@@ -57,6 +57,8 @@ struct db {
 
 MYSQL_STMT	*db_exec(struct db *, enum db_stmt_id, const char *sql,
 		    MYSQL_BIND *params, MYSQL_BIND *result);
+int		 db_row(struct db *, enum db_stmt_id, const char *sql,
+		    MYSQL_BIND *params, MYSQL_BIND *result);
 int		 db_fetch(MYSQL_STMT *);
 void		 db_done(MYSQL_STMT *);
 void		 db_bind_u64(MYSQL_BIND *, const uint64_t *);
