@@ -158,15 +158,8 @@ static const char sql_request_delete[] =
 int
 db_request_delete(struct db *db, uint64_t from, uint64_t to)
 {
-	MYSQL_BIND	 params[2];
-	MYSQL_STMT	*st;
-
-	memset(params, 0, sizeof(params));
-	db_bind_u64(&params[0], &from);
-	db_bind_u64(&params[1], &to);
-	st = db_exec(db, DB_REQUEST_DELETE, sql_request_delete, params, NULL);
-	db_done(st);
-	return st == NULL ? -1 : 0;
+	return db_run_ids(db, DB_REQUEST_DELETE, sql_request_delete,
+	    from, to);
 }
 
 static const char sql_requests_sent[] =
@@ -292,14 +285,6 @@ static const char sql_result_delivered[] =
 int
 db_result_delivered(struct db *db, uint64_t to, uint64_t id)
 {
-	MYSQL_BIND	 params[2];
-	MYSQL_STMT	*st;
-
-	memset(params, 0, sizeof(params));
-	db_bind_u64(&params[0], &id);
-	db_bind_u64(&params[1], &to);
-	st = db_exec(db, DB_RESULT_DELIVERED, sql_result_delivered, params,
-	    NULL);
-	db_done(st);
-	return st == NULL ? -1 : 0;
+	return db_run_ids(db, DB_RESULT_DELIVERED, sql_result_delivered,
+	    id, to);
 }

@@ -133,16 +133,8 @@ static const char sql_message_delivered[] =
 int
 db_message_delivered(struct db *db, uint64_t to, uint64_t id)
 {
-	MYSQL_BIND	 params[2];
-	MYSQL_STMT	*st;
-
-	memset(params, 0, sizeof(params));
-	db_bind_u64(&params[0], &id);
-	db_bind_u64(&params[1], &to);
-	st = db_exec(db, DB_MESSAGE_DELIVERED, sql_message_delivered, params,
-	    NULL);
-	db_done(st);
-	return st == NULL ? -1 : 0;
+	return db_run_ids(db, DB_MESSAGE_DELIVERED, sql_message_delivered,
+	    id, to);
 }
 
 static const char sql_message_ack[] =
@@ -154,13 +146,6 @@ static const char sql_message_ack[] =
 int
 db_message_ack(struct db *db, uint64_t to, uint64_t id)
 {
-	MYSQL_BIND	 params[2];
-	MYSQL_STMT	*st;
-
-	memset(params, 0, sizeof(params));
-	db_bind_u64(&params[0], &id);
-	db_bind_u64(&params[1], &to);
-	st = db_exec(db, DB_MESSAGE_ACK, sql_message_ack, params, NULL);
-	db_done(st);
-	return st == NULL ? -1 : 0;
+	return db_run_ids(db, DB_MESSAGE_ACK, sql_message_ack,
+	    id, to);
 }

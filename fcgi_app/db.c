@@ -264,6 +264,26 @@ db_tx_deadlocked(const struct db *db)
 }
 
 /*
+ * db_exec() of a statement with two id parameters and no result (most
+ * UPDATEs and DELETEs name a row and the account it must belong to):
+ * 0, or -1 on error.
+ */
+int
+db_run_ids(struct db *db, enum db_stmt_id id, const char *sql, uint64_t a,
+    uint64_t b)
+{
+	MYSQL_BIND	 params[2];
+	MYSQL_STMT	*st;
+
+	memset(params, 0, sizeof(params));
+	db_bind_u64(&params[0], &a);
+	db_bind_u64(&params[1], &b);
+	st = db_exec(db, id, sql, params, NULL);
+	db_done(st);
+	return st == NULL ? -1 : 0;
+}
+
+/*
  * db_exec() of a statement that yields at most one row, fetched into
  * result: 1 for a row, 0 for none, -1 on error.
  */

@@ -57,6 +57,8 @@ struct db {
 
 MYSQL_STMT	*db_exec(struct db *, enum db_stmt_id, const char *sql,
 		    MYSQL_BIND *params, MYSQL_BIND *result);
+int		 db_run_ids(struct db *, enum db_stmt_id, const char *sql,
+		    uint64_t, uint64_t);
 int		 db_row(struct db *, enum db_stmt_id, const char *sql,
 		    MYSQL_BIND *params, MYSQL_BIND *result);
 int		 db_fetch(MYSQL_STMT *);
