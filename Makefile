@@ -35,7 +35,8 @@ DAEMON_SRCS = push_daemon/main.c push_daemon/listen.c push_daemon/conn.c \
 	   push_daemon/packet.c push_daemon/frame-tcp.c \
 	   push_daemon/transport-tcp.c push_daemon/ws-handshake.c \
 	   push_daemon/transport-ws.c push_daemon/fcgi-client.c \
-	   push_daemon/upstream.c push_daemon/route.c push_daemon/deliver.c
+	   push_daemon/upstream.c push_daemon/route.c push_daemon/deliver.c \
+	   push_daemon/pool.c
 
 # fcgi_app/: the FastCGI workers that run every command.
 APP_SRCS = fcgi_app/main.c fcgi_app/worker.c fcgi_app/request.c \
@@ -47,7 +48,8 @@ APP_SRCS = fcgi_app/main.c fcgi_app/worker.c fcgi_app/request.c \
 	   fcgi_app/cmd-list-friend.c fcgi_app/cmd-send-message.c \
 	   fcgi_app/cmd-ack.c fcgi_app/friend.c fcgi_app/friendlist.c \
 	   fcgi_app/notice.c fcgi_app/event.c fcgi_app/db-friend.c \
-	   fcgi_app/db-message.c fcgi_app/db-presence.c
+	   fcgi_app/db-message.c fcgi_app/db-presence.c \
+	   fcgi_app/batch.c fcgi_app/batch-parse.c
 
 # Unit tests: tests/unit/<name>.c plus the sources named in <name>_SRCS.
 UNIT_TESTS = test-utf8 test-packet test-cmd test-tcp-frame test-fcgi-record test-ws-handshake

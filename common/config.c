@@ -23,7 +23,10 @@
 
 const struct config_entry config_table[] = {
 	STR_ENTRY(fcgi_socket, "var/run/fcgi.sock",
-	    "Unix socket the FastCGI workers listen on"),
+	    "Unix socket the workers take the push daemon's batches on; it "
+	    "carries identities, so only the service's user may reach it"),
+	STR_ENTRY(api_socket, "var/run/api.sock",
+	    "Unix socket the workers take nginx's /api/ requests on"),
 	STR_ENTRY(ws_socket, "var/run/ws.sock",
 	    "Unix socket the daemon takes nginx's WebSocket proxy on"),
 	STR_ENTRY(tcp_socket, "var/run/tcp.sock",
@@ -39,7 +42,14 @@ const struct config_entry config_table[] = {
 	STR_ENTRY(db_password, "", "MariaDB password"),
 	STR_ENTRY(db_name, "chat", "MariaDB database"),
 
-	INT_ENTRY(workers, 1, 256, 8, "FastCGI worker processes"),
+	INT_ENTRY(workers, 1, 128, 4,
+	    "workers running the batches of logged-in connections; the "
+	    "daemon keeps one connection open to each"),
+	INT_ENTRY(login_workers, 1, 64, 2,
+	    "workers running the packets of logged-out connections (login "
+	    "and logon hash passwords), so hashing never delays messages"),
+	INT_ENTRY(api_workers, 1, 64, 2,
+	    "workers answering nginx's /api/ requests"),
 	INT_ENTRY(fcgi_backlog, 16, 65535, 1024,
 	    "listen backlog of the worker socket"),
 	INT_ENTRY(pwhash_opslimit, 1, 64, 2,
@@ -55,8 +65,8 @@ const struct config_entry config_table[] = {
 	INT_ENTRY(bench_no_db, 0, 1, 0,
 	    "benchmark only: send_message skips the database (nothing stored)"),
 
-	INT_ENTRY(upstream_max_inflight, 1, 4096, 64,
-	    "FastCGI requests the daemon has open at once"),
+	INT_ENTRY(batch_max, 1, 256, 256,
+	    "events one batch (one FastCGI request, one commit) may carry"),
 	INT_ENTRY(login_timeout, 1, 86400, 30,
 	    "seconds a connection may stay without login"),
 	INT_ENTRY(ping_interval, 1, 86400, 30,

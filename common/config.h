@@ -14,7 +14,8 @@
 
 struct config {
 	/* sockets */
-	char	fcgi_socket[SOCKET_PATH_MAX];	/* workers listen here */
+	char	fcgi_socket[SOCKET_PATH_MAX];	/* workers: daemon batches */
+	char	api_socket[SOCKET_PATH_MAX];	/* workers: nginx /api/ */
 	char	ws_socket[SOCKET_PATH_MAX];	/* daemon: nginx /ws proxy */
 	char	tcp_socket[SOCKET_PATH_MAX];	/* daemon: nginx stream proxy */
 	char	node_name[64];			/* names this node's rows */
@@ -28,7 +29,9 @@ struct config {
 	char	db_name[64];
 
 	/* fcgi_app */
-	int	workers;			/* forked worker processes */
+	int	workers;			/* batches of logged-in conns */
+	int	login_workers;			/* packets of logged-out conns */
+	int	api_workers;			/* nginx /api/ requests */
 	int	fcgi_backlog;			/* listen(2) backlog */
 	int	pwhash_opslimit;		/* argon2id passes */
 	int	pwhash_memlimit_kib;		/* argon2id memory */
@@ -38,7 +41,7 @@ struct config {
 	int	bench_no_db;			/* bench only: skip the database */
 
 	/* push_daemon */
-	int	upstream_max_inflight;		/* FastCGI requests at once */
+	int	batch_max;			/* events per batch */
 	int	login_timeout;			/* seconds before an idle close */
 	int	ping_interval;			/* seconds of silence before ping */
 	int	packet_rate;			/* packets/s per connection */

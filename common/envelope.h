@@ -8,7 +8,36 @@
 #ifndef COMMON_ENVELOPE_H
 #define COMMON_ENVELOPE_H
 
-/* FastCGI params, daemon -> worker */
+#include "limits.h"
+
+/*
+ * A batch (docs/ARCHITECTURE.md, "The envelope"): one FastCGI request on a
+ * kept connection whose body is a run of events, each a one-line JSON
+ * header naming its connection and the length of the bytes that follow:
+ *
+ *	{"event":"packet","conn":"12","account":"10000","ack":false,
+ *	 "transport":"ws","remote":"127.0.0.1","length":57}\n<57 bytes>
+ *
+ * The bytes are the client's packet as it came (never re-escaped), or an
+ * event's body.  The answer is {"answers":[...]}, one object per event in
+ * the same order: {"actions":[...]} or {"failed":true}.
+ */
+#define ENV_SCRIPT_BATCH	"/batch"
+#define ENV_BATCH_HEADER_MAX	512	/* one event's header line */
+#define ENV_BATCH_MAX		256	/* events in one batch, at most */
+#define ENV_BATCH_BODY_MAX	(ENV_BATCH_MAX * (PACKET_MAX + \
+				    ENV_BATCH_HEADER_MAX))
+#define ENV_EV_EVENT		"event"
+#define ENV_EV_CONN		"conn"
+#define ENV_EV_ACCOUNT		"account"
+#define ENV_EV_ACK		"ack"
+#define ENV_EV_TRANSPORT	"transport"
+#define ENV_EV_REMOTE		"remote"
+#define ENV_EV_LENGTH		"length"
+#define ENV_ANSWERS		"answers"
+#define ENV_FAILED		"failed"
+
+/* FastCGI params, daemon -> worker (CHAT_NODE; the rest is per event) */
 #define ENV_CONN_ID		"CHAT_CONN_ID"	/* decimal, unique per daemon run */
 #define ENV_ACCOUNT		"CHAT_ACCOUNT"	/* bound account id, or "" */
 #define ENV_ACK_MODE		"CHAT_ACK_MODE"	/* "1": bound with "ack":true */

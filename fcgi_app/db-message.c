@@ -149,3 +149,43 @@ db_message_ack(struct db *db, uint64_t to, uint64_t id)
 	return db_run_ids(db, DB_MESSAGE_ACK, sql_message_ack,
 	    id, to);
 }
+
+/*
+ * Many delivery marks in one statement: a batch's written reports name
+ * messages of many recipients, and one UPDATE by primary key ranges costs
+ * about what one row does.  Every pair still names the recipient, so a
+ * track of somebody else's message marks nothing.  Unused pairs repeat
+ * the last one; ids are sorted by the caller so that two batches lock
+ * rows in the same order and cannot deadlock on them.
+ */
+#define MARK_PAIR	"(id = ? AND recipient_id = ?)"
+#define MARK_PAIRS4	MARK_PAIR " OR " MARK_PAIR " OR " MARK_PAIR " OR " \
+			MARK_PAIR
+#define MARK_PAIRS16	MARK_PAIRS4 " OR " MARK_PAIRS4 " OR " MARK_PAIRS4 \
+			" OR " MARK_PAIRS4
+static const char sql_messages_delivered[] =
+    "UPDATE messages SET delivered_at = NOW(3)"
+    " WHERE delivered_at IS NULL AND (" MARK_PAIRS16 ")";
+
+int
+db_messages_delivered(struct db *db, const struct mark *marks, size_t n)
+{
+	MYSQL_BIND	 params[2 * DB_MARKS_PER_STATEMENT];
+	MYSQL_STMT	*st;
+	size_t		 i, j, k;
+
+	for (i = 0; i < n; i += DB_MARKS_PER_STATEMENT) {
+		memset(params, 0, sizeof(params));
+		for (j = 0; j < DB_MARKS_PER_STATEMENT; j++) {
+			k = i + j < n ? i + j : n - 1;
+			db_bind_u64(&params[2 * j], &marks[k].id);
+			db_bind_u64(&params[2 * j + 1], &marks[k].account);
+		}
+		st = db_exec(db, DB_MESSAGES_DELIVERED, sql_messages_delivered,
+		    params, NULL);
+		if (st == NULL)
+			return -1;
+		db_done(st);
+	}
+	return 0;
+}

@@ -10,6 +10,13 @@
  * takes the transaction's earlier statements with it, so nothing is
  * retried: the transaction is marked broken, every later statement and the
  * commit fail, and the caller answers "server error" (nothing was done).
+ *
+ * A batch (db_batch_begin() .. db_batch_commit()) is one transaction
+ * around the handlers of many events, so that they share one commit.  A
+ * handler's own db_begin() inside it is a savepoint, so the handler can
+ * still undo its part alone.  Only an error that ends the whole
+ * transaction (a deadlock, a lost connection) breaks a batch: any other
+ * failed statement did nothing, and fails only the handler that ran it.
  */
 #include <stdio.h>
 #include <stdint.h>
@@ -32,6 +39,22 @@ static const char sql_ping[] = "SELECT 1";
 
 /* Texts without values, so plain queries rather than prepared ones. */
 static const char sql_begin[] = "START TRANSACTION";
+static const char sql_savepoint[] = "SAVEPOINT handler";
+static const char sql_savepoint_release[] = "RELEASE SAVEPOINT handler";
+static const char sql_savepoint_rollback[] = "ROLLBACK TO SAVEPOINT handler";
+
+/* Once in the master, before any fork. */
+int
+db_library_init(void)
+{
+	return mysql_library_init(0, NULL, NULL) == 0 ? 0 : -1;
+}
+
+void
+db_library_end(void)
+{
+	mysql_library_end();
+}
 
 static void
 db_disconnect(struct db *db)
@@ -112,10 +135,20 @@ db_lost(unsigned int err)
 	    err == ER_CONNECTION_KILLED;
 }
 
+/* Whether err ended the whole transaction, not only its statement. */
+static int
+db_tx_ended(unsigned int err)
+{
+	return err == ER_LOCK_DEADLOCK || db_lost(err) ||
+	    err == CR_CONNECTION_ERROR;
+}
+
 /*
  * One attempt: connect if needed, prepare if needed, bind, execute, and
  * buffer the result.  Returns the mysql error number, 0 on success.
  */
+static int	db_savepoint(struct db *, const char *);
+
 static unsigned int
 db_try(struct db *db, enum db_stmt_id id, const char *sql,
     MYSQL_BIND *params, MYSQL_BIND *result)
@@ -163,8 +196,10 @@ db_exec(struct db *db, enum db_stmt_id id, const char *sql,
 		if ((err = db_try(db, id, sql, params, result)) == 0)
 			return db->stmt[id];
 		if (!db_lost(err) || db->in_tx) {
-			db->tx_broken = db->in_tx;
-			db->tx_deadlock = db->in_tx && err == ER_LOCK_DEADLOCK;
+			if (db->in_tx && (!db->batch || db_tx_ended(err)))
+				db->tx_broken = 1;
+			if (db->in_tx && err == ER_LOCK_DEADLOCK)
+				db->tx_deadlock = 1;
 			/* Prepared again next time, in case it is the cause. */
 			if (db->stmt[id] != NULL)
 				mysql_stmt_close(db->stmt[id]);
@@ -189,6 +224,8 @@ db_begin(struct db *db)
 	unsigned int	err = 0;
 	int		tries;
 
+	if (db->batch)
+		return db_savepoint(db, sql_savepoint);
 	/* START TRANSACTION would silently commit a transaction left open. */
 	if (db->in_tx) {
 		log_warnx("%s: a transaction was left open", __func__);
@@ -224,6 +261,12 @@ db_commit(struct db *db)
 {
 	int	broken = db->tx_broken;
 
+	if (db->batch) {
+		if (!db->savepoint)
+			return -1;
+		db->savepoint = 0;
+		return db_savepoint(db, sql_savepoint_release);
+	}
 	if (!db->in_tx)
 		return -1;
 	if (!broken && db->conn != NULL && mysql_commit(db->conn) == 0) {
@@ -242,6 +285,12 @@ db_commit(struct db *db)
 void
 db_rollback(struct db *db)
 {
+	if (db->batch) {
+		if (db->savepoint)
+			(void)db_savepoint(db, sql_savepoint_rollback);
+		db->savepoint = 0;
+		return;
+	}
 	if (!db->in_tx)
 		return;
 	db->in_tx = 0;
@@ -259,6 +308,63 @@ db_rollback(struct db *db)
  */
 int
 db_tx_deadlocked(const struct db *db)
+{
+	/* Inside a batch the whole batch runs again, not one handler. */
+	return db->tx_deadlock && !db->batch;
+}
+
+/*
+ * A plain statement of the batch's transaction (a savepoint's).  A
+ * failure breaks the batch: its savepoint may no longer exist.
+ */
+static int
+db_savepoint(struct db *db, const char *sql)
+{
+	if (db->tx_broken || db->conn == NULL)
+		return -1;
+	if (sql == sql_savepoint)
+		db->savepoint = 1;
+	if (mysql_real_query(db->conn, sql, strlen(sql)) == 0)
+		return 0;
+	log_warnx("database: %s", mysql_error(db->conn));
+	db->tx_broken = 1;
+	db->tx_deadlock = mysql_errno(db->conn) == ER_LOCK_DEADLOCK;
+	return -1;
+}
+
+/* Starts the one transaction of a batch. */
+int
+db_batch_begin(struct db *db)
+{
+	db->batch = 0;
+	db->savepoint = 0;
+	if (db_begin(db) == -1)
+		return -1;
+	db->batch = 1;
+	return 0;
+}
+
+/* Commits a batch; -1 (rolled back) if it broke or the commit failed. */
+int
+db_batch_commit(struct db *db)
+{
+	db->batch = 0;
+	db->savepoint = 0;
+	return db_commit(db);
+}
+
+/* Ends a batch without its changes; db_batch_deadlocked() says why. */
+void
+db_batch_rollback(struct db *db)
+{
+	db->batch = 0;
+	db->savepoint = 0;
+	db_rollback(db);
+}
+
+/* Whether the batch just ended was a deadlock's victim: run it again. */
+int
+db_batch_deadlocked(const struct db *db)
 {
 	return db->tx_deadlock;
 }

@@ -40,6 +40,7 @@ enum db_stmt_id {
 	DB_MESSAGES_UNACKED,
 	DB_MESSAGE_DELIVERED,
 	DB_MESSAGE_ACK,
+	DB_MESSAGES_DELIVERED,
 	DB_PRESENCE_PUT,
 	DB_PRESENCE_DELETE,
 	DB_PRESENCE_CLEAR,
@@ -53,6 +54,8 @@ struct db {
 	int			 in_tx;		/* between db_begin and end */
 	int			 tx_broken;	/* a statement in it failed */
 	int			 tx_deadlock;	/* the last one died in a deadlock */
+	int			 batch;		/* in_tx is a batch's */
+	int			 savepoint;	/* db_begin() inside a batch */
 };
 
 MYSQL_STMT	*db_exec(struct db *, enum db_stmt_id, const char *sql,

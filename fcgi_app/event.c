@@ -17,6 +17,7 @@
  * database.
  */
 #include <inttypes.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "envelope.h"
@@ -98,15 +99,15 @@ event_first_page(struct app *app, const struct session *s,
 
 /* The fetch body's cursor: 0 for an empty body or no "after". */
 static int
-event_after(const struct request *req, uint64_t *after)
+event_after(const struct batch_event *ev, uint64_t *after)
 {
 	cJSON	*root;
 	int	 rc = 0;
 
 	*after = 0;
-	if (req->body_len == 0)
+	if (ev->body_len == 0)
 		return 0;
-	if ((root = cJSON_ParseWithLength(req->body, req->body_len)) == NULL)
+	if ((root = cJSON_ParseWithLength(ev->body, ev->body_len)) == NULL)
 		return -1;
 	if (cJSON_GetObjectItemCaseSensitive(root, ENV_AFTER_FIELD) != NULL &&
 	    packet_get_id(root, ENV_AFTER_FIELD, after) != PACKET_ID_OK)
@@ -116,16 +117,16 @@ event_after(const struct request *req, uint64_t *after)
 }
 
 static int
-event_fetch(struct app *app, const struct request *req, struct reply *r)
+event_fetch(struct app *app, const struct batch_event *ev, struct reply *r)
 {
-	const struct session	*s = &req->session;
+	const struct session	*s = &ev->session;
 	uint64_t		 after;
 	int			 rc;
 
 	/* Unbound since it was asked for: nothing is this connection's. */
 	if (s->account == 0)
 		return 0;
-	if (event_after(req, &after) == -1) {
+	if (event_after(ev, &after) == -1) {
 		log_warnx("conn %" PRIu64 ": bad fetch body", s->conn_id);
 		return -1;
 	}
@@ -159,81 +160,108 @@ event_track(const struct session *s, const cJSON *item, uint64_t *id)
 	return 0;
 }
 
+/*
+ * A message mark waits for the end of the batch, where all of them are
+ * made by a few statements (db_messages_delivered()); a confirm result
+ * is marked at once, as they are rare.
+ */
 static int
 event_mark(struct app *app, const struct session *s, const cJSON *tracks)
 {
 	const cJSON	*item;
+	struct mark	*m;
 	uint64_t	 id;
-	int		 rc = 0;
+	size_t		 size;
 
 	cJSON_ArrayForEach(item, tracks) {
 		switch (event_track(s, item, &id)) {
 		case 'm':
-			rc = db_message_delivered(app->db, s->account, id);
+			if (app->nmarks == app->marks_size) {
+				size = app->marks_size ? app->marks_size * 2 :
+				    256;
+				if ((m = reallocarray(app->marks, size,
+				    sizeof(*m))) == NULL)
+					return -1;
+				app->marks = m;
+				app->marks_size = size;
+			}
+			app->marks[app->nmarks].id = id;
+			app->marks[app->nmarks].account = s->account;
+			app->nmarks++;
 			break;
 		case 'c':
-			rc = db_result_delivered(app->db, s->account, id);
+			if (db_result_delivered(app->db, s->account, id) == -1)
+				return -1;
 			break;
 		}
-		if (rc == -1)
-			break;
 	}
-	return rc;
+	return 0;
 }
 
 /*
- * The tracks of one report are marked in one transaction, for one log
- * flush; a report with one track to mark (the common case under load)
- * needs none, and one with none touches nothing.  A report for a
- * connection no longer bound marks nothing: what it was written stays
- * waiting and is sent again, at least once.
+ * A report for a connection no longer bound marks nothing: what it was
+ * written stays waiting and is sent again, at least once.
  */
 static int
-event_written(struct app *app, const struct request *req)
+event_written(struct app *app, const struct batch_event *ev)
 {
-	const struct session	*s = &req->session;
-	const cJSON		*tracks, *item;
+	const struct session	*s = &ev->session;
+	const cJSON		*tracks;
 	cJSON			*root;
-	uint64_t		 id;
-	int			 marks = 0, rc = 0;
+	int			 rc;
 
 	if (s->account == 0)
 		return 0;
-	if ((root = cJSON_ParseWithLength(req->body, req->body_len)) == NULL)
+	if ((root = cJSON_ParseWithLength(ev->body, ev->body_len)) == NULL)
 		return -1;
 	tracks = cJSON_GetObjectItemCaseSensitive(root, ENV_TRACKS_FIELD);
-	if (!cJSON_IsArray(tracks))
-		tracks = NULL;
-	cJSON_ArrayForEach(item, tracks)
-		marks += event_track(s, item, &id) != 0;
-	if (marks == 1)
-		rc = event_mark(app, s, tracks);
-	else if (marks > 1 && (rc = db_begin(app->db)) == 0) {
-		if ((rc = event_mark(app, s, tracks)) == 0)
-			rc = db_commit(app->db);
-		db_rollback(app->db);
-	}
+	rc = cJSON_IsArray(tracks) ? event_mark(app, s, tracks) : 0;
 	cJSON_Delete(root);
 	return rc;
 }
 
-/* Runs the event req names; -1 if it failed and nothing was done. */
-int
-event_handle(struct app *app, const struct request *req, struct reply *r)
+static int
+event_mark_cmp(const void *a, const void *b)
 {
-	const struct session	*s = &req->session;
+	const struct mark	*x = a, *y = b;
+
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/*
+ * Makes the message marks the batch's written reports gathered, in id
+ * order (see db_messages_delivered()).  A mark that fails is no loss:
+ * the message is sent again, with its msg_id, at the next login.
+ */
+int
+event_marks_flush(struct app *app)
+{
+	int	rc;
+
+	if (app->nmarks == 0)
+		return 0;
+	qsort(app->marks, app->nmarks, sizeof(*app->marks), event_mark_cmp);
+	rc = db_messages_delivered(app->db, app->marks, app->nmarks);
+	app->nmarks = 0;
+	return rc;
+}
+
+/* Runs the event ev names; -1 if it failed and nothing was done. */
+int
+event_handle(struct app *app, const struct batch_event *ev, struct reply *r)
+{
+	const struct session	*s = &ev->session;
 
 	log_debug("%s: conn %" PRIu64 " account %" PRIu64 ": %s", __func__,
-	    s->conn_id, s->account, req->event);
-	if (strcmp(req->event, ENV_EVENT_FETCH) == 0)
-		return event_fetch(app, req, r);
-	if (strcmp(req->event, ENV_EVENT_WRITTEN) == 0)
-		return event_written(app, req);
-	if (strcmp(req->event, ENV_EVENT_CLOSED) == 0)
+	    s->conn_id, s->account, ev->name);
+	if (strcmp(ev->name, ENV_EVENT_FETCH) == 0)
+		return event_fetch(app, ev, r);
+	if (strcmp(ev->name, ENV_EVENT_WRITTEN) == 0)
+		return event_written(app, ev);
+	if (strcmp(ev->name, ENV_EVENT_CLOSED) == 0)
 		return db_presence_delete(app->db, s->node, s->conn_id);
-	if (strcmp(req->event, ENV_EVENT_STARTED) == 0)
+	if (strcmp(ev->name, ENV_EVENT_STARTED) == 0)
 		return db_presence_clear(app->db, s->node);
-	log_warnx("conn %" PRIu64 ": unknown event %s", s->conn_id,
-	    req->event);
+	log_warnx("conn %" PRIu64 ": unknown event %s", s->conn_id, ev->name);
 	return 0;
 }

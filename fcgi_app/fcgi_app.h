@@ -37,23 +37,20 @@ struct session {
 	char		 transport[8];		/* "ws", "tcp", or "" */
 };
 
+struct mark;
+
 /* What one worker process holds; owned by worker.c. */
 struct app {
 	const struct config	*cf;
 	struct db		*db;		/* one connection per worker */
+	struct mark		*marks;		/* owned: the batch's marks */
+	size_t			 nmarks;
+	size_t			 marks_size;
 };
 
-/* request.c */
-enum request_kind {
-	REQUEST_PACKET,			/* body: one client packet */
-	REQUEST_EVENT,			/* fetch, written, closed, started */
-	REQUEST_HTTP,			/* /api from nginx */
-};
-
+/* request.c: an HTTP request from nginx (/api/) */
 struct request {
-	enum request_kind	 kind;
-	struct session		 session;
-	char			 event[16];	/* CHAT_EVENT */
+	struct session		 session;	/* no conn, no account */
 	char			 method[16];	/* REQUEST_METHOD */
 	char			 path[256];	/* DOCUMENT_URI or SCRIPT_NAME */
 	char			 body[PACKET_MAX + 2]; /* NUL-ended */
@@ -63,6 +60,8 @@ struct request {
 
 struct FCGX_Request;
 int	 request_read(struct FCGX_Request *, struct request *,
+	    const char **errstr);
+char	*request_read_batch(struct FCGX_Request *, size_t *len,
 	    const char **errstr);
 int	 request_answer(struct FCGX_Request *, int status, const char *allow,
 	    const char *body, size_t len);
@@ -108,6 +107,7 @@ int		 reply_return(struct reply *, const char *cmd,
 int		 reply_error(struct reply *, const char *detail);
 const char	*reply_self_data(const struct reply *);
 char		*reply_render(const struct reply *);
+int		 reply_attach(const struct reply *, cJSON *);
 
 /* cmd.c: the command table and the gate */
 enum cmd_retval {
@@ -205,6 +205,8 @@ struct account {
 	int		disabled;
 };
 
+int		 db_library_init(void);
+void		 db_library_end(void);
 struct db	*db_open(const struct config *);
 void		 db_close(struct db *);
 int		 db_ping(struct db *);
@@ -220,6 +222,10 @@ int		 db_begin(struct db *);
 int		 db_commit(struct db *);
 void		 db_rollback(struct db *);
 int		 db_tx_deadlocked(const struct db *);
+int		 db_batch_begin(struct db *);
+int		 db_batch_commit(struct db *);
+void		 db_batch_rollback(struct db *);
+int		 db_batch_deadlocked(const struct db *);
 int		 db_account_lock(struct db *, uint64_t, char *username);
 
 /* One entry of a friend list; friendlist.c splits them into packets. */
@@ -285,6 +291,14 @@ int	 db_messages_waiting(struct db *, uint64_t to, int acked,
 	    int (*)(void *, const struct message *), void *);
 int	 db_message_delivered(struct db *, uint64_t to, uint64_t id);
 int	 db_message_ack(struct db *, uint64_t to, uint64_t id);
+
+/* A message written to a connection of account: to be marked delivered. */
+struct mark {
+	uint64_t	id;
+	uint64_t	account;
+};
+#define DB_MARKS_PER_STATEMENT	16
+int	 db_messages_delivered(struct db *, const struct mark *, size_t);
 int	 db_presence_put(struct db *, const struct presence *);
 int	 db_presence_delete(struct db *, const char *node, uint64_t conn_id);
 int	 db_presence_clear(struct db *, const char *node);
@@ -299,10 +313,30 @@ int	 notice_message_fits(uint64_t src, uint64_t dst, const char *body);
 int	 friendlist_packets(uint64_t id, const struct friend *, size_t,
 	    int (*emit)(void *, cJSON *), void *);
 
-/* event.c: the daemon's connection events */
-int	 event_handle(struct app *, const struct request *, struct reply *);
+/* batch-parse.c: one event of a batch from the daemon (envelope.h) */
+struct batch_event {
+	char		 name[16];		/* ENV_EVENT_* */
+	struct session	 session;
+	const char	*body;			/* into the batch; no NUL */
+	size_t		 body_len;
+};
+int	 batch_parse(const char *, size_t, const char *node,
+	    struct batch_event *, size_t max, size_t *n, const char **errstr);
 
-/* worker.c */
-void	 worker_main(const struct config *, int listen_fd);
+/* batch.c: running a batch in one transaction */
+char	*batch_run(struct app *, const char *node, const char *, size_t,
+	    const char **errstr);
+
+/* event.c: the daemon's connection events */
+int	 event_handle(struct app *, const struct batch_event *,
+	    struct reply *);
+int	 event_marks_flush(struct app *);
+
+/* worker.c: a worker serves the daemon's batches or nginx's /api/ */
+enum worker_role {
+	WORKER_BATCH,
+	WORKER_API,
+};
+void	 worker_main(const struct config *, int listen_fd, enum worker_role);
 
 #endif

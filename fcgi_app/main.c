@@ -1,8 +1,13 @@
 /*
  * fcgi_app -f CONFIG [-d] [-n]
  *
- * The master: reads the configuration, opens the FastCGI socket, forks the
- * workers (worker.c) and keeps their number up.  It never serves a request
+ * The master: reads the configuration, opens the two FastCGI sockets, forks
+ * the workers (worker.c) and keeps their number up.  fcgi_socket takes the
+ * push daemon's batches and carries identities, so it is the service
+ * user's alone (0600); the daemon keeps one connection open to each of its
+ * workers + login_workers workers there.  api_socket takes nginx's /api/
+ * requests, which can never name a session, from its own api_workers, so
+ * a busy daemon never starves /api/ and the other way round.  It never serves a request
  * itself.  Signals are taken synchronously with sigtimedwait(), so there is
  * no handler and no race between "a child died" and "stop".  Children are
  * signalled by PID, never by process group: the master may share its group
@@ -23,7 +28,6 @@
 #include <unistd.h>
 
 #include <fcgiapp.h>
-#include <mysql.h>
 
 #include "fcgi_app.h"
 #include "log.h"
@@ -33,12 +37,15 @@
 #define STOP_TIMEOUT		10	/* s before SIGKILL at shutdown */
 
 struct slot {
+	enum worker_role role;
+	int	fd;			/* the socket it serves */
 	pid_t	pid;			/* 0: no worker running */
 	time_t	started;
 	time_t	restart_at;		/* when an empty slot may fork */
 };
 
 static struct slot	slots[WORKERS_MAX];
+static int		nslots;
 
 /*
  * Refuses to take the socket from a running instance; removes a socket
@@ -67,28 +74,51 @@ socket_clear(const char *path)
 		fatal("unlink %s", path);
 }
 
+/*
+ * The socket is made with mode already right (umask), so that nobody can
+ * connect in the moment between bind() and a chmod().
+ */
 static int
-socket_open(const struct config *cf)
+socket_open(const struct config *cf, const char *path, mode_t mode)
 {
 	struct sockaddr_un	sun;
+	mode_t			old;
 	int			fd;
 
-	if (strlen(cf->fcgi_socket) >= sizeof(sun.sun_path))
-		fatalx("fcgi_socket is too long for a Unix socket");
-	socket_clear(cf->fcgi_socket);
-	if ((fd = FCGX_OpenSocket(cf->fcgi_socket, cf->fcgi_backlog)) < 0)
-		fatalx("cannot listen on %s", cf->fcgi_socket);
-	/* nginx workers run as another user and must be able to connect. */
-	if (chmod(cf->fcgi_socket, 0666) == -1)
-		fatal("chmod %s", cf->fcgi_socket);
+	if (strlen(path) >= sizeof(sun.sun_path))
+		fatalx("%s is too long for a Unix socket", path);
+	socket_clear(path);
+	old = umask(0777 & ~mode);
+	fd = FCGX_OpenSocket(path, cf->fcgi_backlog);
+	umask(old);
+	if (fd < 0)
+		fatalx("cannot listen on %s", path);
+	if (chmod(path, mode) == -1)
+		fatal("chmod %s", path);
 	return fd;
 }
 
+/* The slots: batch workers first, then the /api/ ones. */
 static void
-worker_start(const struct config *cf, int fd, struct slot *s,
-    const sigset_t *oldmask)
+slots_init(const struct config *cf, int batch_fd, int api_fd)
+{
+	int	i, batch = cf->workers + cf->login_workers;
+
+	nslots = batch + cf->api_workers;
+	if (nslots > WORKERS_MAX)
+		fatalx("workers + login_workers + api_workers is over %d",
+		    WORKERS_MAX);
+	for (i = 0; i < nslots; i++) {
+		slots[i].role = i < batch ? WORKER_BATCH : WORKER_API;
+		slots[i].fd = i < batch ? batch_fd : api_fd;
+	}
+}
+
+static void
+worker_start(const struct config *cf, struct slot *s, const sigset_t *oldmask)
 {
 	pid_t	pid;
+	int	i;
 
 	if ((pid = fork()) == -1) {
 		log_warn("fork");
@@ -103,7 +133,11 @@ worker_start(const struct config *cf, int fd, struct slot *s,
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() == 1)
 			_exit(0);
-		worker_main(cf, fd);
+		/* The other socket is not this worker's to serve. */
+		for (i = 0; i < nslots; i++)
+			if (slots[i].fd != s->fd)
+				close(slots[i].fd);
+		worker_main(cf, s->fd, s->role);
 	}
 	s->pid = pid;
 	s->started = time(NULL);
@@ -117,7 +151,7 @@ worker_reaped(pid_t pid, int status, int stopping)
 	time_t	now = time(NULL);
 	int	i;
 
-	for (i = 0; i < WORKERS_MAX; i++) {
+	for (i = 0; i < nslots; i++) {
 		if (slots[i].pid != pid)
 			continue;
 		slots[i].pid = 0;
@@ -149,11 +183,11 @@ workers_reap(int stopping)
 }
 
 static int
-workers_running(const struct config *cf)
+workers_running(void)
 {
 	int	i, n = 0;
 
-	for (i = 0; i < cf->workers; i++)
+	for (i = 0; i < nslots; i++)
 		if (slots[i].pid != 0)
 			n++;
 	return n;
@@ -161,18 +195,18 @@ workers_running(const struct config *cf)
 
 /* SIGTERM to every worker by PID, then wait; SIGKILL the late ones. */
 static void
-workers_stop(const struct config *cf, const sigset_t *set)
+workers_stop(const sigset_t *set)
 {
 	struct timespec	ts = { 1, 0 };
 	time_t		deadline = time(NULL) + STOP_TIMEOUT;
 	int		i;
 
-	for (i = 0; i < cf->workers; i++)
+	for (i = 0; i < nslots; i++)
 		if (slots[i].pid != 0)
 			kill(slots[i].pid, SIGTERM);
-	while (workers_running(cf) > 0) {
+	while (workers_running() > 0) {
 		if (time(NULL) >= deadline) {
-			for (i = 0; i < cf->workers; i++)
+			for (i = 0; i < nslots; i++)
 				if (slots[i].pid != 0)
 					kill(slots[i].pid, SIGKILL);
 			deadline += STOP_TIMEOUT;
@@ -183,7 +217,7 @@ workers_stop(const struct config *cf, const sigset_t *set)
 }
 
 static void
-master_run(const struct config *cf, int fd)
+master_run(const struct config *cf)
 {
 	struct timespec	ts = { 1, 0 };
 	sigset_t	set, oldmask;
@@ -195,21 +229,24 @@ master_run(const struct config *cf, int fd)
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, &oldmask);
 
-	log_info("listening on %s with %d workers", cf->fcgi_socket,
-	    cf->workers);
+	log_info("listening on %s with %d + %d workers, %s with %d",
+	    cf->fcgi_socket, cf->workers, cf->login_workers, cf->api_socket,
+	    cf->api_workers);
 	for (;;) {
-		for (i = 0; i < cf->workers; i++)
+		for (i = 0; i < nslots; i++)
 			if (slots[i].pid == 0 && slots[i].restart_at <= time(NULL))
-				worker_start(cf, fd, &slots[i], &oldmask);
+				worker_start(cf, &slots[i], &oldmask);
 		sig = sigtimedwait(&set, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT)
 			break;
 		workers_reap(0);
 	}
 	log_info("stopping on signal %d", sig);
-	workers_stop(cf, &set);
+	workers_stop(&set);
 	if (unlink(cf->fcgi_socket) == -1)
 		log_warn("unlink %s", cf->fcgi_socket);
+	if (unlink(cf->api_socket) == -1)
+		log_warn("unlink %s", cf->api_socket);
 	log_info("stopped");
 }
 
@@ -218,7 +255,7 @@ main(int argc, char **argv)
 {
 	struct config	 cf;
 	const char	*path;
-	int		 fd;
+	int		 batch_fd, api_fd;
 
 	if (config_from_args(&cf, argc, argv, "fcgi_app", &path)) {
 		fprintf(stderr, "%s: configuration OK\n", path);
@@ -226,15 +263,19 @@ main(int argc, char **argv)
 	}
 
 	signal(SIGPIPE, SIG_IGN);
-	if (mysql_library_init(0, NULL, NULL) != 0)
-		fatalx("mysql_library_init failed");
+	if (db_library_init() == -1)
+		fatalx("cannot initialise the database client library");
 	if (auth_init(&cf) == -1)
 		fatalx("cannot initialise password hashing");
 	if (FCGX_Init() != 0)
 		fatalx("FCGX_Init failed");
-	fd = socket_open(&cf);
-	master_run(&cf, fd);
-	close(fd);
-	mysql_library_end();
+	batch_fd = socket_open(&cf, cf.fcgi_socket, 0600);
+	/* nginx's workers run as another user and must be able to connect. */
+	api_fd = socket_open(&cf, cf.api_socket, 0666);
+	slots_init(&cf, batch_fd, api_fd);
+	master_run(&cf);
+	close(batch_fd);
+	close(api_fd);
+	db_library_end();
 	return 0;
 }

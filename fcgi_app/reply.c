@@ -275,3 +275,11 @@ reply_render(const struct reply *r)
 	cJSON_Delete(root);
 	return out;
 }
+
+/* Adds the actions to obj (one answer of a batch); obj does not own them. */
+int
+reply_attach(const struct reply *r, cJSON *obj)
+{
+	return cJSON_AddItemReferenceToObject(obj, ENV_ACTIONS, r->actions) ?
+	    0 : -1;
+}

@@ -1,10 +1,9 @@
 /*
  * The FastCGI side of a request: params and body in, CGI headers and body
- * out.  What kind of request it is follows docs/ARCHITECTURE.md: a
- * non-empty CHAT_CONN_ID is the push daemon (a packet or a connection
- * event); anything else is an HTTP request from nginx.  The CHAT_* params
- * are trusted because only the daemon can set them (nginx's /api/
- * location sets them all to "").
+ * out.  What kind of request it is depends only on the socket it came in
+ * on (docs/ARCHITECTURE.md): a batch of the push daemon on fcgi_socket,
+ * which only the service's user can reach, or an HTTP request of nginx on
+ * api_socket, which never carries an identity.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -51,65 +50,59 @@ request_body(FCGX_Request *fr, struct request *req)
 	return 0;
 }
 
-/* The session the daemon describes; -1 for a param it cannot have sent. */
-static int
-request_session(FCGX_Request *fr, struct request *req, const char **errstr)
-{
-	struct session	*s = &req->session;
-	char		 buf[ID_STR_MAX + 1], ack[4];
-
-	request_param(fr, ENV_CONN_ID, buf, sizeof(buf));
-	if (packet_id_parse(buf, &s->conn_id) == -1) {
-		*errstr = "bad " ENV_CONN_ID;
-		return -1;
-	}
-	request_param(fr, ENV_ACCOUNT, buf, sizeof(buf));
-	if (buf[0] != '\0' && packet_id_parse(buf, &s->account) == -1) {
-		*errstr = "bad " ENV_ACCOUNT;
-		return -1;
-	}
-	request_param(fr, ENV_ACK_MODE, ack, sizeof(ack));
-	s->ack_mode = strcmp(ack, "1") == 0;
-	request_param(fr, ENV_REMOTE_ADDR, s->remote_addr,
-	    sizeof(s->remote_addr));
-	request_param(fr, ENV_NODE, s->node, sizeof(s->node));
-	request_param(fr, ENV_TRANSPORT, s->transport, sizeof(s->transport));
-	request_param(fr, ENV_EVENT, req->event, sizeof(req->event));
-	/* The envelope always names the event; a missing one is a packet. */
-	if (req->event[0] == '\0' ||
-	    strcmp(req->event, ENV_EVENT_PACKET) == 0)
-		req->kind = REQUEST_PACKET;
-	else
-		req->kind = REQUEST_EVENT;
-	return 0;
-}
-
-/* Fills req from fr; -1 with *errstr for a request that makes no sense. */
+/*
+ * Fills req from fr, an HTTP request from nginx.  Whatever CHAT_* params
+ * it carries are never read: the socket nginx reaches serves no session.
+ */
 int
 request_read(FCGX_Request *fr, struct request *req, const char **errstr)
 {
-	const char	*id;
-
 	memset(req, 0, sizeof(*req));
 	request_param(fr, "REQUEST_METHOD", req->method, sizeof(req->method));
 	request_param(fr, "DOCUMENT_URI", req->path, sizeof(req->path));
 	if (req->path[0] == '\0')
 		request_param(fr, "SCRIPT_NAME", req->path, sizeof(req->path));
-
-	id = FCGX_GetParam(ENV_CONN_ID, fr->envp);
-	if (id != NULL && *id != '\0') {
-		if (request_session(fr, req, errstr) == -1)
-			return -1;
-	} else {
-		req->kind = REQUEST_HTTP;
-		request_param(fr, "REMOTE_ADDR", req->session.remote_addr,
-		    sizeof(req->session.remote_addr));
-	}
+	request_param(fr, "REMOTE_ADDR", req->session.remote_addr,
+	    sizeof(req->session.remote_addr));
 	if (request_body(fr, req) == -1) {
 		*errstr = "cannot read the body";
 		return -1;
 	}
 	return 0;
+}
+
+/*
+ * The body of a batch from the daemon, all of it (at most
+ * ENV_BATCH_BODY_MAX bytes).  The caller frees it.
+ */
+char *
+request_read_batch(FCGX_Request *fr, size_t *len, const char **errstr)
+{
+	const char	*cl;
+	char		*buf, *end;
+	unsigned long	 want;
+	int		 n;
+
+	cl = FCGX_GetParam("CONTENT_LENGTH", fr->envp);
+	want = cl != NULL ? strtoul(cl, &end, 10) : 0;
+	if (cl == NULL || *cl == '\0' || *end != '\0' ||
+	    want > ENV_BATCH_BODY_MAX) {
+		*errstr = "bad CONTENT_LENGTH";
+		return NULL;
+	}
+	if ((buf = malloc(want + 1)) == NULL) {
+		*errstr = "out of memory";
+		return NULL;
+	}
+	for (*len = 0; *len < want; *len += (size_t)n)
+		if ((n = FCGX_GetStr(buf + *len, (int)(want - *len),
+		    fr->in)) <= 0) {
+			free(buf);
+			*errstr = "body cut short";
+			return NULL;
+		}
+	buf[*len] = '\0';
+	return buf;
 }
 
 static const char *

@@ -1,7 +1,10 @@
 /*
  * One worker process: accept a FastCGI request, answer it, repeat.  A
- * worker holds one database connection and serves one request at a time;
- * the master (main.c) runs several and replaces any that dies.  SIGTERM
+ * worker holds one database connection and serves one request at a time:
+ * a batch of the push daemon, which keeps its connection to us open
+ * (FCGI_KEEP_CONN: libfcgi then reads the next request from it), or an
+ * HTTP request of nginx.  The master (main.c) runs both kinds, each on its
+ * own socket, and replaces any that dies.  SIGTERM
  * (libfcgi's handler) makes FCGX_Accept_r fail once the current request is
  * done, and the worker exits.
  */
@@ -11,60 +14,32 @@
 
 #include <fcgiapp.h>
 
+#include "envelope.h"
 #include "fcgi_app.h"
 #include "log.h"
 
-/* A packet from the daemon: the gate's answer as a list of actions. */
-static void
-worker_packet(struct app *app, FCGX_Request *fr, const struct request *req)
-{
-	struct reply	*r;
-	char		*body = NULL;
-
-	if ((r = reply_new()) == NULL)
-		goto fail;
-	if (req->body_too_large) {
-		if (reply_error(r, "packet too large") == -1)
-			goto fail;
-	} else
-		(void)cmd_dispatch(app, &req->session, req->body,
-		    req->body_len, r);
-	if ((body = reply_render(r)) == NULL)
-		goto fail;
-	reply_free(r);
-	(void)request_answer(fr, 200, NULL, body, strlen(body));
-	free(body);
-	return;
-fail:
-	/* The daemon answers "server error" to a request that fails. */
-	log_warnx("conn %" PRIu64 ": cannot build the answer",
-	    req->session.conn_id);
-	reply_free(r);
-	(void)request_answer(fr, 500, NULL, NULL, 0);
-}
-
 /*
- * A connection event (event.c).  One that fails answers 500: the daemon
- * logs it, and whatever it was about stays waiting in the database.
+ * A batch from the daemon.  An answer that cannot be made is a 500: the
+ * daemon then tells each of the batch's clients "server error".
  */
 static void
-worker_event(struct app *app, FCGX_Request *fr, const struct request *req)
+worker_batch(struct app *app, FCGX_Request *fr)
 {
-	struct reply	*r;
-	char		*body = NULL;
+	const char	*errstr, *node;
+	char		*buf, *body = NULL;
+	size_t		 len;
 
-	if ((r = reply_new()) == NULL ||
-	    event_handle(app, req, r) == -1 ||
-	    (body = reply_render(r)) == NULL) {
-		log_warnx("conn %" PRIu64 ": %s event failed",
-		    req->session.conn_id, req->event);
-		reply_free(r);
-		(void)request_answer(fr, 500, NULL, NULL, 0);
-		return;
-	}
-	reply_free(r);
-	(void)request_answer(fr, 200, NULL, body, strlen(body));
+	if ((node = FCGX_GetParam(ENV_NODE, fr->envp)) == NULL)
+		node = "";
+	if ((buf = request_read_batch(fr, &len, &errstr)) == NULL ||
+	    (body = batch_run(app, node, buf, len, &errstr)) == NULL) {
+		log_warnx("batch: %s", errstr);
+		(void)request_answer(fr, buf == NULL ? 400 : 500, NULL, NULL,
+		    0);
+	} else
+		(void)request_answer(fr, 200, NULL, body, strlen(body));
 	free(body);
+	free(buf);
 }
 
 static void
@@ -83,33 +58,25 @@ worker_http(struct app *app, FCGX_Request *fr, const struct request *req)
 }
 
 static void
-worker_serve(struct app *app, FCGX_Request *fr, struct request *req)
+worker_serve(struct app *app, FCGX_Request *fr, struct request *req,
+    enum worker_role role)
 {
 	const char	*errstr;
 
-	if (request_read(fr, req, &errstr) == -1) {
-		log_warnx("bad request from the daemon: %s", errstr);
+	if (role == WORKER_BATCH)
+		worker_batch(app, fr);
+	else if (request_read(fr, req, &errstr) == -1) {
+		log_warnx("bad request from nginx: %s", errstr);
 		(void)request_answer(fr, 400, NULL, NULL, 0);
-		return;
-	}
-	switch (req->kind) {
-	case REQUEST_PACKET:
-		worker_packet(app, fr, req);
-		break;
-	case REQUEST_EVENT:
-		worker_event(app, fr, req);
-		break;
-	case REQUEST_HTTP:
+	} else
 		worker_http(app, fr, req);
-		break;
-	}
 	/* A handler that left a transaction open must not leak it on. */
 	db_rollback(app->db);
 }
 
 /* Runs in the forked child; never returns. */
 void
-worker_main(const struct config *cf, int listen_fd)
+worker_main(const struct config *cf, int listen_fd, enum worker_role role)
 {
 	struct app	 app;
 	struct request	*req;
@@ -126,11 +93,12 @@ worker_main(const struct config *cf, int listen_fd)
 		fatalx("worker: FCGX_InitRequest failed");
 	log_debug("worker ready");
 	while (FCGX_Accept_r(&fr) >= 0) {
-		worker_serve(&app, &fr, req);
+		worker_serve(&app, &fr, req, role);
 		FCGX_Finish_r(&fr);
 	}
 	FCGX_Free(&fr, 1);
 	db_close(app.db);
+	free(app.marks);
 	free(req);
 	exit(0);
 }

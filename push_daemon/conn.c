@@ -185,20 +185,43 @@ conn_drop_queue(struct conn *c)
 	c->queue_len = 0;
 }
 
+static void
+conn_closed_done(struct upstream_event *ev, const cJSON *actions)
+{
+	if (actions == NULL)
+		log_warnx("conn %" PRIu64 ": closed event failed; its presence "
+		    "row stays until the node restarts", ev->conn_id);
+}
+
+/* The workers are told a binding has ended: presence forgets it. */
+static void
+conn_closed_event(uint64_t id, const char *account, int ack,
+    const char *transport, const char *remote)
+{
+	struct upstream_event	*ev;
+
+	ev = upstream_event_new(ENV_EVENT_CLOSED, id, account, ack, transport,
+	    remote, NULL, conn_closed_done);
+	if (ev != NULL)
+		upstream_submit(LANE_MAIN, ev);
+}
+
 /*
  * Tells the workers a bound connection has gone.  If a request is in
- * flight its answer may still bind or unbind, so upstream.c sends the
- * event once that answer is in.
+ * flight its answer may still bind or unbind, so the event is sent once
+ * that answer is in (conn_answered()).
  */
 static void
 conn_notify_closed(struct conn *c)
 {
 	if (conn_stopping)
 		return;
-	if (c->req != NULL)
-		upstream_orphan(c->req, c);
-	else if (c->account[0] != '\0')
-		upstream_closed(c->id, c->account, c->ack, c->tp->name,
+	if (c->req != NULL) {
+		c->req->orphan = 1;
+		memcpy(c->req->gone, c->account, sizeof(c->req->gone));
+		c->req->gone_ack = c->ack;
+	} else if (c->account[0] != '\0')
+		conn_closed_event(c->id, c->account, c->ack, c->tp->name,
 		    c->remote);
 	c->req = NULL;
 }
@@ -392,6 +415,89 @@ conn_idle(const struct conn *c)
 	return c->req == NULL && TAILQ_EMPTY(&c->queue);
 }
 
+static int
+conn_is_fetch(const struct upstream_event *ev)
+{
+	return strcmp(ev->name, ENV_EVENT_FETCH) == 0;
+}
+
+/*
+ * A fetch that asks for no further fetch ends the hold-back.  A failed one
+ * (a worker died, the database hiccuped) runs again a few times first:
+ * otherwise what waits for the account would wait for its next login.
+ */
+static void
+conn_fetch_end(struct conn *c, const struct upstream_event *ev, int failed)
+{
+	struct packet	*next;
+
+	if (!failed)
+		c->fetch_failures = 0;
+	else if (++c->fetch_failures < FETCH_TRIES) {
+		log_info("conn %" PRIu64 ": fetch failed, running it again",
+		    c->id);
+		conn_fetch(c, ev->body != NULL ? ev->body->data : "",
+		    ev->body != NULL ? ev->body->len : 0);
+	}
+	next = TAILQ_FIRST(&c->queue);
+	if (next == NULL || next->kind != PACKET_FETCH)
+		deliver_fetch_done(c);
+}
+
+/*
+ * The worker's answer to a packet or fetch of connection ev->conn_id, or
+ * NULL if there is none: the client is told "server error" for a packet,
+ * and a fetch runs again.  The connection may have gone meanwhile: its
+ * own packets are then dropped, the others still go out.
+ */
+static void
+conn_answered(struct upstream_event *ev, const cJSON *actions)
+{
+	struct conn	*c;
+	int		 fetch = conn_is_fetch(ev);
+
+	if (actions != NULL && route_answer(ev->conn_id, actions, ev->gone,
+	    sizeof(ev->gone), fetch) == -1)
+		actions = NULL;
+	if (actions == NULL) {
+		log_warnx("conn %" PRIu64 ": %s failed", ev->conn_id,
+		    ev->name);
+		if (!fetch && (c = conn_find(ev->conn_id)) != NULL)
+			conn_fail(c, ev->body, "server error");
+	}
+	if (ev->orphan && ev->gone[0] != '\0')
+		conn_closed_event(ev->conn_id, ev->gone, ev->gone_ack,
+		    ev->transport, ev->remote);
+	if ((c = conn_find(ev->conn_id)) != NULL && c->req == ev) {
+		if (fetch)
+			conn_fetch_end(c, ev, actions == NULL);
+		conn_request_done(c);
+	}
+}
+
+/*
+ * Takes p, c's next packet: it goes to the workers, c waits for the answer.
+ * A logged-out connection can only log in or register, whose password
+ * hashes must not hold up messages: they have their own lane.
+ */
+static void
+conn_submit(struct conn *c, struct packet *p)
+{
+	struct upstream_event	*ev;
+	int			 fetch = p->kind == PACKET_FETCH;
+
+	ev = upstream_event_new(fetch ? ENV_EVENT_FETCH : ENV_EVENT_PACKET,
+	    c->id, c->account, c->ack, c->tp->name, c->remote, p,
+	    conn_answered);
+	if (ev == NULL) {
+		conn_fail(c, NULL, "server error");
+		return;
+	}
+	c->req = ev;
+	upstream_submit(fetch || c->state == CONN_LOGGED_IN ? LANE_MAIN :
+	    LANE_LOGIN, ev);
+}
+
 /*
  * Sends the next queued packet on its way unless one is in flight: one at
  * a time keeps a connection's packets in order.
@@ -406,7 +512,7 @@ conn_dispatch(struct conn *c)
 		TAILQ_REMOVE(&c->queue, p, entry);
 		c->queue_len--;
 		if (p->kind == PACKET_DATA || p->kind == PACKET_FETCH) {
-			upstream_packet(c, p);
+			conn_submit(c, p);
 			continue;
 		}
 		conn_answer_local(c, p);

@@ -14,6 +14,7 @@
 #include <event2/buffer.h>
 #include <event2/bufferevent.h>
 
+#include "envelope.h"
 #include "log.h"
 #include "push_daemon.h"
 
@@ -154,13 +155,31 @@ deliver_fetch_done(struct conn *c)
 	}
 }
 
+static void	deliver_report(struct conn *, int);
+
+/* The report for a connection was answered: send what gathered since. */
+static void
+deliver_report_done(struct upstream_event *ev, const cJSON *actions)
+{
+	struct conn	*c;
+
+	if (actions == NULL)
+		log_warnx("conn %" PRIu64 ": written report failed; its "
+		    "messages will be sent again", ev->conn_id);
+	if ((c = conn_find(ev->conn_id)) == NULL)
+		return;
+	c->written_busy = 0;
+	deliver_report(c, 0);
+}
+
 /* Sends the tracks gathered so far, unless a report is in flight. */
 static void
 deliver_report(struct conn *c, int force)
 {
-	struct packet	*p;
-	cJSON		*root;
-	char		*body;
+	struct upstream_event	*ev;
+	struct packet		*p;
+	cJSON			*root;
+	char			*body;
 
 	if (c->written == NULL || (c->written_busy && !force))
 		return;
@@ -177,8 +196,12 @@ deliver_report(struct conn *c, int force)
 		return;
 	}
 	free(body);
+	ev = upstream_event_new(ENV_EVENT_WRITTEN, c->id, c->account, c->ack,
+	    c->tp->name, c->remote, p, deliver_report_done);
+	if (ev == NULL)
+		return;
 	c->written_busy = 1;
-	upstream_written(c, p);
+	upstream_submit(LANE_MAIN, ev);
 }
 
 /*
@@ -200,18 +223,6 @@ deliver_output(struct conn *c, size_t sent)
 			    cJSON_CreateString(o->track));
 		free(o);
 	}
-	deliver_report(c, 0);
-}
-
-/* The report for connection id was answered: send what gathered since. */
-void
-deliver_report_done(uint64_t id)
-{
-	struct conn	*c;
-
-	if ((c = conn_find(id)) == NULL)
-		return;
-	c->written_busy = 0;
 	deliver_report(c, 0);
 }
 

@@ -1,6 +1,6 @@
 /*
  * The FastCGI client's records, after the shape of OpenBSD httpd's
- * server_fcgi.c: a request is BEGIN_REQUEST (RESPONDER, no KEEP_CONN),
+ * server_fcgi.c: a request is BEGIN_REQUEST (RESPONDER, KEEP_CONN or not),
  * PARAMS name-value pairs, an empty PARAMS, STDIN, an empty STDIN.  The
  * answer is read by a streaming decoder that hands out record content in
  * pieces pointing into the caller's bytes, so a record split across reads
@@ -103,11 +103,26 @@ fcgi_request_encode(uint8_t *out, size_t outsz, uint16_t id,
     const struct fcgi_param *params, size_t nparams, const uint8_t *body,
     size_t bodylen)
 {
+	return fcgi_request_encode_flags(out, outsz, id, 0, params, nparams,
+	    body, bodylen);
+}
+
+/*
+ * The same with BEGIN_REQUEST's flags: FCGI_KEEP_CONN asks the worker to
+ * keep the connection open for the next request.
+ */
+ssize_t
+fcgi_request_encode_flags(uint8_t *out, size_t outsz, uint16_t id,
+    uint8_t flags, const struct fcgi_param *params, size_t nparams,
+    const uint8_t *body, size_t bodylen)
+{
 	uint8_t		 pairbuf[FCGI_PAIRS_MAX];
 	struct fcgi_out	 o = { out, outsz, 0, 0 };
 	struct fcgi_out	 pairs = { pairbuf, sizeof(pairbuf), 0, 0 };
 	uint8_t		 begin[8] = { 0, FCGI_RESPONDER, 0, 0, 0, 0, 0, 0 };
 	size_t		 i, nl, vl;
+
+	begin[2] = flags;
 
 	for (i = 0; i < nparams; i++) {
 		nl = strlen(params[i].name);
@@ -123,6 +138,18 @@ fcgi_request_encode(uint8_t *out, size_t outsz, uint16_t id,
 	fcgi_out_stream(&o, FCGI_PARAMS, id, pairbuf, pairs.len);
 	fcgi_out_stream(&o, FCGI_STDIN, id, body, bodylen);
 	return o.overflow ? -1 : (ssize_t)o.len;
+}
+
+/* Room enough for a request with bodylen bytes of STDIN. */
+size_t
+fcgi_request_bound(size_t bodylen)
+{
+	size_t	pieces = bodylen / FCGI_CONTENT_MAX + 1;
+
+	return FCGI_HEADER_LEN + 8 +			/* BEGIN_REQUEST */
+	    2 * FCGI_HEADER_LEN + FCGI_PAIRS_MAX + 7 +	/* PARAMS, end */
+	    pieces * (FCGI_HEADER_LEN + 7) + bodylen +	/* STDIN */
+	    FCGI_HEADER_LEN;				/* its end */
 }
 
 void

@@ -22,7 +22,8 @@ struct event_base;
 struct bufferevent;
 struct event;
 struct conn;
-struct upstream_req;
+struct upstream_event;
+struct pool;
 struct online_entry;
 struct evbuffer_cb_entry;
 struct cJSON;
@@ -97,6 +98,7 @@ int	 ws_handshake_accept(const char *key, char out[WS_ACCEPT_LEN + 1]);
 #define FCGI_DATA		8
 #define FCGI_UNKNOWN_TYPE	11
 #define FCGI_RESPONDER		1
+#define FCGI_KEEP_CONN		1
 #define FCGI_REQUEST_COMPLETE	0
 
 struct fcgi_param {
@@ -134,6 +136,10 @@ enum fcgi_result {
 ssize_t	 fcgi_request_encode(uint8_t *, size_t, uint16_t id,
 	    const struct fcgi_param *, size_t, const uint8_t *body,
 	    size_t bodylen);
+ssize_t	 fcgi_request_encode_flags(uint8_t *, size_t, uint16_t id,
+	    uint8_t flags, const struct fcgi_param *, size_t,
+	    const uint8_t *body, size_t bodylen);
+size_t	 fcgi_request_bound(size_t bodylen);
 void	 fcgi_decoder_init(struct fcgi_decoder *);
 enum fcgi_result fcgi_decode(struct fcgi_decoder *, const uint8_t *, size_t,
 	    size_t *used, struct fcgi_chunk *, const char **errstr);
@@ -212,7 +218,7 @@ struct conn {
 	u_int			 queue_len;
 	int			 paused;	/* reading off: queue full */
 	int			 eof;		/* client half-closed */
-	struct upstream_req	*req;		/* its request in flight, if any */
+	struct upstream_event	*req;		/* its event in flight, if any */
 	struct ratelimit	 bucket;
 	struct event		*login_timer;	/* owned */
 	const char		*close_reason;	/* static; once CLOSING */
@@ -267,7 +273,7 @@ void	 deliver_send(struct conn *, const char *, size_t, const char *track,
 	    int via_account, int from_fetch);
 void	 deliver_fetch_done(struct conn *);
 void	 deliver_output(struct conn *, size_t);
-void	 deliver_report_done(uint64_t);
+
 void	 deliver_close(struct conn *);
 void	 deliver_flush(struct conn *);
 
@@ -286,18 +292,62 @@ struct conn	*online_first(const char *account);
 int	 listen_open(const char *path, const struct transport *);
 void	 listen_close_all(void);
 
-/* upstream.c */
+/*
+ * pool.c: kept FastCGI connections to the workers, one request at a time
+ * on each.  It knows nothing of clients: a request is params and a body,
+ * its end is one call of done(arg, body, len, errstr) with the answer's
+ * CGI body or, errstr set, why there is none.
+ */
+typedef void	(*pool_done_fn)(void *arg, const char *body, size_t len,
+		    const char *errstr);
+struct pool	*pool_new(const char *name, const char *path, int size,
+		    const struct fcgi_param *greeting, size_t ngreeting,
+		    void (*ready)(void *), void *ready_arg);
+void		 pool_free(struct pool *);
+int		 pool_idle(const struct pool *);
+int		 pool_submit(struct pool *, const struct fcgi_param *, size_t,
+		    const uint8_t *body, size_t bodylen, pool_done_fn,
+		    void *arg);
+
+/*
+ * upstream.c: events for the workers, gathered into batches.  Each lane
+ * has its own pool; whatever waits when one of its connections is free
+ * goes in one batch.  done(ev, actions) is called once per event: actions
+ * is the worker's action list, or NULL when the event failed; the event
+ * is freed after it returns.
+ */
+enum upstream_lane {
+	LANE_MAIN,			/* logged-in connections, events */
+	LANE_LOGIN,			/* logged-out connections: hashing */
+	LANE_COUNT
+};
+typedef void	(*upstream_done_fn)(struct upstream_event *,
+		    const struct cJSON *actions);
+struct upstream_event {
+	const char		*name;		/* ENV_EVENT_*, static */
+	uint64_t		 conn_id;
+	char			 account[ACCOUNT_MAX];
+	int			 ack;
+	const char		*transport;	/* static */
+	char			 remote[REMOTE_MAX];
+	struct packet		*body;		/* owned; NULL: empty */
+	upstream_done_fn	 done;
+	/* The submitter's, untouched here: a conn's request that outlived it. */
+	int			 orphan;
+	char			 gone[ACCOUNT_MAX];
+	int			 gone_ack;
+	TAILQ_ENTRY(upstream_event) entry;
+};
 void	 upstream_init(void);
 void	 upstream_shutdown(void);
-void	 upstream_packet(struct conn *, struct packet *);
-void	 upstream_closed(uint64_t, const char *account, int ack,
-	    const char *transport, const char *remote);
+struct upstream_event *upstream_event_new(const char *name, uint64_t conn_id,
+	    const char *account, int ack, const char *transport,
+	    const char *remote, struct packet *body, upstream_done_fn);
+void	 upstream_submit(enum upstream_lane, struct upstream_event *);
 void	 upstream_started(void);
-void	 upstream_orphan(struct upstream_req *, const struct conn *);
-void	 upstream_written(const struct conn *, struct packet *);
 
 /* route.c */
-int	 route_answer(uint64_t conn_id, const char *, size_t,
+int	 route_answer(uint64_t conn_id, const struct cJSON *actions,
 	    char *account, size_t accountsz, int fetch);
 
 #endif

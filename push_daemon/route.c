@@ -1,10 +1,10 @@
 /*
- * Applies a worker's answer: {"actions":[...]} in order (docs/
+ * Applies a worker's answer to one event: its actions, in order (docs/
  * ARCHITECTURE.md).  The sender is looked up by id for every action,
  * because an earlier action (a send that overflows its output) may have
  * closed it; when it has gone, its own sends are dropped, sends to
  * accounts still go out, and bind/unbind are tracked in *gone so that
- * upstream.c can tell the workers the binding has ended.
+ * conn.c can tell the workers the binding has ended.
  */
 #include <inttypes.h>
 #include <stdlib.h>
@@ -151,31 +151,24 @@ route_action(uint64_t id, const cJSON *action, char *gone, size_t gonesz,
 }
 
 /*
- * Applies the JSON answer body of len bytes for connection id.  Returns
- * -1 if the body is not an action list (nothing was applied then); a bad
- * action is logged and skipped, the others still apply.
+ * Applies the action list of one event for connection id.  Returns -1 if
+ * it is not a list (nothing was applied then); a bad action is logged and
+ * skipped, the others still apply.
  */
 int
-route_answer(uint64_t id, const char *body, size_t len, char *gone,
-    size_t gonesz, int fetch)
+route_answer(uint64_t id, const cJSON *actions, char *gone, size_t gonesz,
+    int fetch)
 {
-	cJSON		*root;
-	const cJSON	*actions, *action;
+	const cJSON	*action;
 	int		 i = 0;
 
-	if ((root = cJSON_ParseWithLength(body, len)) == NULL)
+	if (!cJSON_IsArray(actions))
 		return -1;
-	actions = cJSON_GetObjectItemCaseSensitive(root, ENV_ACTIONS);
-	if (!cJSON_IsObject(root) || !cJSON_IsArray(actions)) {
-		cJSON_Delete(root);
-		return -1;
-	}
 	cJSON_ArrayForEach(action, actions) {
 		if (route_action(id, action, gone, gonesz, fetch) == -1)
 			log_warnx("conn %" PRIu64 ": bad action %d in a worker "
 			    "answer, skipped", id, i);
 		i++;
 	}
-	cJSON_Delete(root);
 	return 0;
 }

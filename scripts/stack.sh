@@ -100,6 +100,7 @@ conf=$dir/chat.conf
 pwfile=$dir/db-password
 db_sock=$run_dir/mysqld.sock
 fcgi_sock=$run_dir/fcgi.sock
+api_sock=$run_dir/api.sock
 ws_sock=$run_dir/ws.sock
 tcp_sock=$run_dir/tcp.sock
 
@@ -210,7 +211,7 @@ wait_until() {
 
 check_socket_paths() {
 	local s
-	for s in "$db_sock" "$fcgi_sock" "$ws_sock" "$tcp_sock"; do
+	for s in "$db_sock" "$fcgi_sock" "$api_sock" "$ws_sock" "$tcp_sock"; do
 		[ "${#s}" -le 107 ] ||
 		    die "socket path longer than 107 bytes: $s (use a shorter --dir)"
 	done
@@ -264,6 +265,7 @@ write_chat_conf() {
 		echo "# Written by scripts/stack.sh at every start;"
 		echo "# common/config.c lists every setting."
 		echo "fcgi_socket = $fcgi_sock"
+		echo "api_socket = $api_sock"
 		echo "ws_socket = $ws_sock"
 		echo "tcp_socket = $tcp_sock"
 		echo "node_name = node1"
@@ -297,7 +299,7 @@ render_nginx_conf() {
 	    -e "s|@TCP_PORT@|$tcp_port|g" \
 	    -e "s|@WS_SOCK@|$ws_sock|g" \
 	    -e "s|@TCP_SOCK@|$tcp_sock|g" \
-	    -e "s|@FCGI_SOCK@|$fcgi_sock|g" \
+	    -e "s|@API_SOCK@|$api_sock|g" \
 	    -e "s|@WEB_ROOT@|$top/web|g" \
 	    "$top/nginx/chat-dev.conf.in" >"$nginx_dir/nginx.conf"
 	! grep -n '^[^#]*@[A-Z_]*@' "$nginx_dir/nginx.conf" >&2 ||
@@ -348,7 +350,8 @@ setup_database() {
 start_programs() {
 	"$build/fcgi_app" -f "$conf" >>"$log_dir/2-fcgi_app.log" 2>&1 &
 	record_pid 2-fcgi_app $!
-	wait_until 2-fcgi_app 30 "socket $fcgi_sock" test -S "$fcgi_sock"
+	wait_until 2-fcgi_app 30 "sockets $fcgi_sock" \
+	    test -S "$fcgi_sock" -a -S "$api_sock"
 
 	"$build/push_daemon" -f "$conf" >>"$log_dir/3-push_daemon.log" 2>&1 &
 	record_pid 3-push_daemon $!
@@ -404,7 +407,7 @@ start() {
 	mkdir -p "$run_dir" "$log_dir" "$pid_dir"
 	chmod 0755 "$run_dir"
 	# Leftovers of a stack that did not stop cleanly.
-	rm -f "$fcgi_sock" "$ws_sock" "$tcp_sock"
+	rm -f "$fcgi_sock" "$api_sock" "$ws_sock" "$tcp_sock"
 
 	# Sanitizer builds: stop at the first report, which lands in the
 	# program's log (tests/run.sh fails a run whose logs hold one).

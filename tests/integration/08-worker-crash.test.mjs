@@ -4,9 +4,11 @@
 //
 // No hook in the product makes this deterministic; the database does.  A
 // root client holds LOCK TABLES users WRITE, so a logon's INSERT blocks
-// inside the worker that took it.  That worker is the one holding an
-// accepted connection on fcgi.sock (a connected socket with fcgi.sock's
-// name in /proc/net/unix); it is killed with SIGKILL, the lock released.
+// inside the worker that took it.  That worker is found from /proc: an
+// idle worker of the daemon's blocks in read() on its kept connection to
+// fcgi.sock, an idle /api/ worker in accept(), and an /api/ worker at work
+// holds an accepted connection on api.sock; the one doing neither is
+// ours.  It is killed with SIGKILL, the lock released.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -25,11 +27,24 @@ import {
 const skip = HAVE_STACK_DIR ? false :
     'needs CHAT_TEST_DIR: a stack started by scripts/stack.sh';
 
-function fcgiSocketPath() {
+// A setting of the stack's chat.conf (the last line naming it wins), or def.
+function confValue(name, def) {
 	const conf = fs.readFileSync(path.join(STACK_DIR, 'chat.conf'), 'utf8');
-	const m = /^\s*fcgi_socket\s*=\s*(\S+)\s*$/m.exec(conf);
-	assert.ok(m, 'no fcgi_socket in chat.conf');
-	return m[1];
+	const re = new RegExp(`^\\s*${name}\\s*=\\s*(\\S+)\\s*$`, 'gm');
+	let m, value = def;
+	while ((m = re.exec(conf)) !== null)
+		value = m[1];
+	assert.ok(value !== undefined, `no ${name} in chat.conf`);
+	return value;
+}
+
+const confSocket = (name) => confValue(name);
+
+// Every worker the master keeps: the daemon's, the login lane's, /api/'s.
+function workerCount() {
+	return Number(confValue('workers', 4)) +
+	    Number(confValue('login_workers', 2)) +
+	    Number(confValue('api_workers', 2));
 }
 
 // Inodes of the accepted (not listening) sockets named sockPath.
@@ -45,32 +60,46 @@ function acceptedSockets(sockPath) {
 	return inodes;
 }
 
-// The workers (children of the master) holding an accepted connection.
-function busyWorkers(master, sockPath) {
-	const accepted = acceptedSockets(sockPath);
-	const busy = [];
-	for (const pid of children(master)) {
-		let fds;
-		try {
-			fds = fs.readdirSync(`/proc/${pid}/fd`);
-		} catch (e) {
-			continue;
-		}
-		for (const fd of fds) {
-			let target;
-			try {
-				target = fs.readlinkSync(`/proc/${pid}/fd/${fd}`);
-			} catch (e) {
-				continue;
-			}
-			const m = /^socket:\[(\d+)\]$/.exec(target);
-			if (m && accepted.has(m[1])) {
-				busy.push(pid);
-				break;
-			}
-		}
+// The socket inode fd of pid is, or null.
+function fdInode(pid, fd) {
+	try {
+		const m = /^socket:\[(\d+)\]$/.exec(
+		    fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
+		return m ? m[1] : null;
+	} catch (e) {
+		return null;
 	}
-	return busy;
+}
+
+const SYS_READ = 0, SYS_ACCEPT = 43, SYS_ACCEPT4 = 288;
+
+// Whether worker pid waits for work rather than doing some (x86-64 and
+// arm64 numbers differ; these tests run on x86-64).
+function waitsForWork(pid, kept, accepted) {
+	let call;
+	try {
+		call = fs.readFileSync(`/proc/${pid}/syscall`, 'utf8').trim()
+		    .split(/\s+/);
+	} catch (e) {
+		return true;		/* gone: not ours to kill */
+	}
+	const nr = Number(call[0]);
+	if (Number.isNaN(nr))
+		return false;		/* "running" */
+	if (nr === SYS_ACCEPT || nr === SYS_ACCEPT4)
+		return true;
+	if (nr !== SYS_READ)
+		return false;
+	const inode = fdInode(pid, Number(call[1]));
+	return kept.has(inode) && !accepted.has(inode);
+}
+
+// The workers (children of the master) busy with a request.
+function busyWorkers(master) {
+	const kept = acceptedSockets(confSocket('fcgi_socket'));
+	const accepted = acceptedSockets(confSocket('api_socket'));
+	return children(master).filter((pid) =>
+	    !waitsForWork(pid, kept, accepted));
 }
 
 // Runs start() (which sends one request that will write to table) while
@@ -78,16 +107,14 @@ function busyWorkers(master, sockPath) {
 // Returns the killed worker's PID.
 async function killWorkerDuring(start, table = 'users') {
 	const master = stackPid('fcgi_app');
-	const sockPath = fcgiSocketPath();
-	const workers = Number(process.env.CHAT_TEST_WORKERS) ||
-	    children(master).length;
+	const workers = workerCount();
 	// Quiet first: requests still running (the "closed" events of
 	// connections that earlier tests closed) would blur which worker is
 	// ours.
 	let idlePolls = 0;
 	await until(() => {
 		const idle = children(master).length === workers &&
-		    busyWorkers(master, sockPath).length === 0;
+		    busyWorkers(master).length === 0;
 		idlePolls = idle ? idlePolls + 1 : 0;
 		return idlePolls >= 10;
 	}, `${workers} idle workers`);
@@ -97,7 +124,7 @@ async function killWorkerDuring(start, table = 'users') {
 		await db.query(`LOCK TABLES ${table} WRITE`);
 		await start();
 		const busy = await until(() => {
-			const b = busyWorkers(master, sockPath);
+			const b = busyWorkers(master);
 			return b.length === 1 && b;
 		}, 'one worker holding the request');
 		victim = busy[0];

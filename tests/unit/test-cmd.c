@@ -46,7 +46,7 @@ static struct {
 } stub;
 
 static struct config	cf;
-static struct app	app = { &cf, NULL };
+static struct app	app = { .cf = &cf };
 
 int
 db_ping(struct db *db)
