@@ -23,18 +23,66 @@
 /* Runs of a batch that deadlocks before every event is failed. */
 #define BATCH_TRIES	3
 
+/* A connection whose session an earlier packet of the batch changed. */
+struct batch_session {
+	uint64_t	conn_id;
+	uint64_t	account;		/* 0: logged out */
+	int		ack;
+};
+
 struct batch {
 	struct batch_event	 evs[ENV_BATCH_MAX];
 	struct reply		*replies[ENV_BATCH_MAX];	/* owned */
 	int			 failed[ENV_BATCH_MAX];
 	size_t			 n;
+	struct batch_session	 changed[ENV_BATCH_MAX];
+	size_t			 nchanged;
 };
+
+/*
+ * The session ev runs as: the daemon's, unless an earlier packet of the
+ * same connection in this batch logged it in or out (a client may send
+ * logout and more without waiting).
+ */
+static struct session
+batch_session(const struct batch *b, const struct batch_event *ev)
+{
+	struct session	s = ev->session;
+	size_t		i;
+
+	for (i = 0; i < b->nchanged; i++)
+		if (b->changed[i].conn_id == s.conn_id) {
+			s.account = b->changed[i].account;
+			s.ack_mode = b->changed[i].ack;
+		}
+	return s;
+}
+
+/* Notes the session change the answer to ev makes, if any. */
+static void
+batch_note_session(struct batch *b, const struct batch_event *ev,
+    const struct reply *r)
+{
+	struct batch_session	*c;
+	uint64_t		 account = 0;
+	int			 ack = 0, rc;
+
+	if ((rc = reply_binding(r, &account, &ack)) == 0 ||
+	    b->nchanged == ENV_BATCH_MAX)
+		return;
+	c = &b->changed[b->nchanged++];
+	c->conn_id = ev->session.conn_id;
+	c->account = rc == 1 ? account : 0;
+	c->ack = rc == 1 ? ack : 0;
+}
 
 /* A client packet through the gate; its answer is in r whatever happens. */
 static void
-batch_packet(struct app *app, const struct batch_event *ev, struct reply *r)
+batch_packet(struct app *app, const struct batch *b,
+    const struct batch_event *ev, struct reply *r)
 {
-	char	data[PACKET_MAX + 1];
+	struct session	s = batch_session(b, ev);
+	char		data[PACKET_MAX + 1];
 
 	if (ev->body_len > PACKET_MAX) {
 		(void)reply_error(r, "packet too large");
@@ -43,7 +91,7 @@ batch_packet(struct app *app, const struct batch_event *ev, struct reply *r)
 	/* packet_parse() wants the NUL after the bytes. */
 	memcpy(data, ev->body, ev->body_len);
 	data[ev->body_len] = '\0';
-	(void)cmd_dispatch(app, &ev->session, data, ev->body_len, r);
+	(void)cmd_dispatch(app, &s, data, ev->body_len, r);
 }
 
 /* One try of the whole batch; 0 if it was committed. */
@@ -54,15 +102,17 @@ batch_try(struct app *app, struct batch *b)
 	size_t				 i;
 
 	app->nmarks = 0;
+	b->nchanged = 0;
 	if (db_batch_begin(app->db) == -1)
 		return -1;
 	for (i = 0; i < b->n; i++) {
 		ev = &b->evs[i];
 		reply_clear(b->replies[i]);
 		b->failed[i] = 0;
-		if (strcmp(ev->name, ENV_EVENT_PACKET) == 0)
-			batch_packet(app, ev, b->replies[i]);
-		else if (event_handle(app, ev, b->replies[i]) == -1) {
+		if (strcmp(ev->name, ENV_EVENT_PACKET) == 0) {
+			batch_packet(app, b, ev, b->replies[i]);
+			batch_note_session(b, ev, b->replies[i]);
+		} else if (event_handle(app, ev, b->replies[i]) == -1) {
 			log_warnx("conn %" PRIu64 ": %s event failed",
 			    ev->session.conn_id, ev->name);
 			reply_clear(b->replies[i]);

@@ -108,6 +108,8 @@ int		 reply_error(struct reply *, const char *detail);
 const char	*reply_self_data(const struct reply *);
 char		*reply_render(const struct reply *);
 int		 reply_attach(const struct reply *, cJSON *);
+int		 reply_binding(const struct reply *, uint64_t *account,
+		    int *ack);
 
 /* cmd.c: the command table and the gate */
 enum cmd_retval {

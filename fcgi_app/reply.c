@@ -283,3 +283,32 @@ reply_attach(const struct reply *r, cJSON *obj)
 	return cJSON_AddItemReferenceToObject(obj, ENV_ACTIONS, r->actions) ?
 	    0 : -1;
 }
+
+/*
+ * What the actions do to the connection's session, the last one winning:
+ * 1 with *account and *ack for a bind, -1 for an unbind, 0 for neither.
+ * A batch runs a connection's later packets as the session is then.
+ */
+int
+reply_binding(const struct reply *r, uint64_t *account, int *ack)
+{
+	const cJSON	*a, *op;
+	uint64_t	 id;
+	int		 rc = 0;
+
+	cJSON_ArrayForEach(a, r->actions) {
+		op = cJSON_GetObjectItemCaseSensitive(a, ENV_OP);
+		if (!cJSON_IsString(op))
+			continue;
+		if (strcmp(op->valuestring, ENV_OP_UNBIND) == 0)
+			rc = -1;
+		else if (strcmp(op->valuestring, ENV_OP_BIND) == 0 &&
+		    packet_get_id(a, ENV_ACCOUNT_FIELD, &id) == PACKET_ID_OK) {
+			*account = id;
+			*ack = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(a,
+			    ENV_ACK_FIELD));
+			rc = 1;
+		}
+	}
+	return rc;
+}

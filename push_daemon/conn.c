@@ -476,31 +476,53 @@ conn_answered(struct upstream_event *ev, const cJSON *actions)
 }
 
 /*
- * Takes p, c's next packet: it goes to the workers, c waits for the answer.
- * A logged-out connection can only log in or register, whose password
- * hashes must not hold up messages: they have their own lane.
+ * Sends c's next packets to the workers; c waits for their answers.  A
+ * logged-in connection's run of packets (up to CONN_GROUP_MAX, stopping
+ * at anything the daemon answers itself) goes as one group, which a batch
+ * never splits: the worker runs them in order in one transaction, so a
+ * pipelining client is not held to one packet per commit.  A fetch goes
+ * alone, as its answer may ask for the next.  A logged-out connection can
+ * only log in or register, whose password hashes must not hold up
+ * messages: its packets go one by one in their own lane.
  */
 static void
-conn_submit(struct conn *c, struct packet *p)
+conn_submit(struct conn *c)
 {
-	struct upstream_event	*ev;
+	struct upstream_event	*evs[CONN_GROUP_MAX], *ev;
+	struct packet		*p = TAILQ_FIRST(&c->queue);
 	int			 fetch = p->kind == PACKET_FETCH;
+	int			 bound = c->state == CONN_LOGGED_IN;
+	int			 i, n = 0, max = 1;
 
-	ev = upstream_event_new(fetch ? ENV_EVENT_FETCH : ENV_EVENT_PACKET,
-	    c->id, c->account, c->ack, c->tp->name, c->remote, p,
-	    conn_answered);
-	if (ev == NULL) {
-		conn_fail(c, NULL, "server error");
-		return;
+	if (bound && !fetch)
+		max = conf.batch_max < CONN_GROUP_MAX ? conf.batch_max :
+		    CONN_GROUP_MAX;
+	while (n < max && (p = TAILQ_FIRST(&c->queue)) != NULL &&
+	    (n == 0 || p->kind == PACKET_DATA)) {
+		TAILQ_REMOVE(&c->queue, p, entry);
+		c->queue_len--;
+		ev = upstream_event_new(fetch ? ENV_EVENT_FETCH :
+		    ENV_EVENT_PACKET, c->id, c->account, c->ack, c->tp->name,
+		    c->remote, p, conn_answered);
+		if (ev == NULL) {
+			conn_fail(c, NULL, "server error");
+			break;
+		}
+		evs[n++] = ev;
 	}
-	c->req = ev;
-	upstream_submit(fetch || c->state == CONN_LOGGED_IN ? LANE_MAIN :
-	    LANE_LOGIN, ev);
+	for (i = 0; i < n; i++) {
+		evs[i]->group_rest = n - 1 - i;
+		upstream_submit(fetch || bound ? LANE_MAIN : LANE_LOGIN,
+		    evs[i]);
+	}
+	/* The last answer of the group is the one c waits for. */
+	if (n > 0)
+		c->req = evs[n - 1];
 }
 
 /*
- * Sends the next queued packet on its way unless one is in flight: one at
- * a time keeps a connection's packets in order.
+ * Sends the next queued packets on their way unless some are in flight:
+ * one group at a time keeps a connection's packets in order.
  */
 void
 conn_dispatch(struct conn *c)
@@ -509,12 +531,12 @@ conn_dispatch(struct conn *c)
 
 	while (c->state < CONN_CLOSING && c->req == NULL &&
 	    (p = TAILQ_FIRST(&c->queue)) != NULL) {
-		TAILQ_REMOVE(&c->queue, p, entry);
-		c->queue_len--;
 		if (p->kind == PACKET_DATA || p->kind == PACKET_FETCH) {
-			conn_submit(c, p);
+			conn_submit(c);
 			continue;
 		}
+		TAILQ_REMOVE(&c->queue, p, entry);
+		c->queue_len--;
 		conn_answer_local(c, p);
 		packet_free(p);
 	}

@@ -43,6 +43,9 @@ struct cJSON;
 /* Packets one connection may have waiting before we stop reading it. */
 #define CONN_QUEUE_MAX		32
 
+/* Packets of one logged-in connection that may share a batch. */
+#define CONN_GROUP_MAX		16
+
 /* Runs of one login fetch before what waits is left for the next login. */
 #define FETCH_TRIES		3
 
@@ -332,6 +335,7 @@ struct upstream_event {
 	char			 remote[REMOTE_MAX];
 	struct packet		*body;		/* owned; NULL: empty */
 	upstream_done_fn	 done;
+	int			 group_rest;	/* next ones in the same batch */
 	/* The submitter's, untouched here: a conn's request that outlived it. */
 	int			 orphan;
 	char			 gone[ACCOUNT_MAX];

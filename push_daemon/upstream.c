@@ -187,8 +187,9 @@ upstream_fill(struct lane *lane, struct batch *b, struct evbuffer *out)
 {
 	struct upstream_event	*ev;
 
-	while (b->n < (u_int)lane->batch_max &&
-	    (ev = TAILQ_FIRST(&lane->wait)) != NULL) {
+	/* A group goes whole or waits for the next batch. */
+	while ((ev = TAILQ_FIRST(&lane->wait)) != NULL && (b->n == 0 ||
+	    b->n + 1 + (u_int)ev->group_rest <= (u_int)lane->batch_max)) {
 		TAILQ_REMOVE(&lane->wait, ev, entry);
 		lane->waiting--;
 		if (upstream_encode(out, ev) == -1) {
