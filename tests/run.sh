@@ -55,14 +55,16 @@ while [ $# -gt 0 ]; do
 	--tcp) ext_tcp=${2:?}; shift 2 ;;
 	--stack-dir) ext_dir=$(realpath "${2:?}"); shift 2 ;;
 	--plan) plan=1; shift ;;
-	-h|--help) sed -n '2,38p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	-h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" |
+	    sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
 	*) files+=("$(realpath "$1")"); shift ;;
 	esac
 done
-if [ -n "$ext_http" ] || [ -n "$ext_tcp" ] || [ -n "$ext_dir" ]; then
-	[ -n "$ext_http" ] && [ -n "$ext_tcp" ] || {
-		echo "run.sh: --http and --tcp go together" >&2; exit 2; }
+if { [ -n "$ext_http$ext_dir" ] && [ -z "$ext_tcp" ]; } ||
+    { [ -n "$ext_tcp$ext_dir" ] && [ -z "$ext_http" ]; }; then
+	echo "run.sh: --http and --tcp go together (--stack-dir with them)" >&2
+	exit 2
 fi
 cd "$top"
 unset CHAT_TEST_HTTP CHAT_TEST_TCP CHAT_TEST_DIR CHAT_TEST_BUILD \

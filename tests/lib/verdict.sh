@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # How tests/run.sh counts a test program's cases and decides its verdict;
 # sourced by run.sh and by tests/runner/check.sh, which holds these rules
 # to fake test files so that a runner that stops seeing a failure fails.
