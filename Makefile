@@ -65,6 +65,8 @@ test-cmd_SRCS = fcgi_app/cmd.c fcgi_app/cmd-logon.c fcgi_app/cmd-login.c \
 	   fcgi_app/notice.c
 UNIT_TESTS += test-friendlist
 test-friendlist_SRCS = fcgi_app/friendlist.c
+UNIT_TESTS += test-config
+test-config_SRCS = common/config.c common/log.c
 test-packet_SRCS = fcgi_app/packet.c fcgi_app/utf8.c
 test-utf8_SRCS = fcgi_app/utf8.c
 

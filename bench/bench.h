@@ -136,7 +136,7 @@ struct procstat;
 struct procstat	*procstat_take(const char *);
 void		 procstat_free(struct procstat *);
 cJSON		*procstat_diff(const struct procstat *, const struct procstat *,
-		    double, int);
+		    int);
 
 /* stats.c */
 struct lat;

@@ -233,7 +233,7 @@ dbceil_run(void)
 	cJSON_AddNumberToObject(o, "errors", (double)errors);
 	cJSON_AddNumberToObject(o, "messages_per_s", msgs / t);
 	cJSON_AddItemToObject(o, "latency", lat_json(all));
-	cJSON_AddItemToObject(o, "processes", procstat_diff(ps0, ps1, t, 0));
+	cJSON_AddItemToObject(o, "processes", procstat_diff(ps0, ps1, 0));
 	bench_cpu_report(o);
 	bench_result_print(o);
 	cJSON_Delete(o);

@@ -26,9 +26,6 @@ struct idle {
 	struct procstat	 *ps0;		/* before the C connections */
 	struct procstat	 *ps_hold;	/* all of them ready */
 	struct procstat	 *ps1;		/* T seconds later */
-	double		  t_open;	/* ps0 taken */
-	double		  t_hold;	/* ps_hold taken */
-	double		  t_end;	/* ps1 taken */
 	int		  closed;	/* lost while held */
 	const char	 *closed_why;
 	int		  fds;		/* the generator's, while held */
@@ -68,7 +65,6 @@ idle_end(evutil_socket_t fd, short what, void *arg)
 	(void)arg;
 	bench_cpu_stop();
 	I.ps1 = procstat_take(opts.stack_dir);
-	I.t_end = now_s();
 	event_base_loopbreak(base);
 }
 
@@ -84,7 +80,6 @@ idle_ready(void *arg)
 	    setup_ready(I.setup), opts.duration);
 	I.ps_hold = procstat_take(opts.stack_dir);
 	bench_cpu_start();
-	I.t_hold = now_s();
 	tv.tv_sec = (time_t)opts.duration;
 	tv.tv_usec = (suseconds_t)((opts.duration - (double)tv.tv_sec) * 1e6);
 	evtimer_assign(I.timer, base, idle_end, NULL);
@@ -116,7 +111,6 @@ idle_open_all(evutil_socket_t fd, short what, void *arg)
 	(void)what;
 	(void)arg;
 	I.ps0 = procstat_take(opts.stack_dir);
-	I.t_open = now_s();
 	I.setup = setup_start(I.conns, opts.conns, I.login_as, idle_ready,
 	    NULL);
 	if (I.setup == NULL)
@@ -169,13 +163,12 @@ idle_result(void)
 	    "nothing: every connection was made");
 	cJSON_AddNumberToObject(o, "generator_fds", I.fds);
 	if (I.ps0 != NULL && I.ps1 != NULL) {
-		mem = procstat_diff(I.ps0, I.ps1, I.t_end - I.t_open,
-		    ready > 0 ? ready : 1);
+		mem = procstat_diff(I.ps0, I.ps1, ready > 0 ? ready : 1);
 		cJSON_AddItemToObject(o, "memory", mem);
 	}
 	if (I.ps_hold != NULL && I.ps1 != NULL)
 		cJSON_AddItemToObject(o, "processes",
-		    procstat_diff(I.ps_hold, I.ps1, I.t_end - I.t_hold, 0));
+		    procstat_diff(I.ps_hold, I.ps1, 0));
 	bench_cpu_report(o);
 	return o;
 }

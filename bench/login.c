@@ -146,7 +146,7 @@ login_result(void)
 	cJSON_AddItemToObject(o, "latency", lat_json(L.lat));
 	if (L.ps0 != NULL && L.ps1 != NULL && t > 0)
 		cJSON_AddItemToObject(o, "processes",
-		    procstat_diff(L.ps0, L.ps1, t, 0));
+		    procstat_diff(L.ps0, L.ps1, 0));
 	bench_cpu_report(o);
 	return o;
 }

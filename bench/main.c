@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "bench.h"
 
@@ -139,11 +140,15 @@ bench_cpu_stop(void)
 void
 bench_cpu_report(cJSON *o)
 {
+	char	warning[128];
+
 	cJSON_AddNumberToObject(o, "generator_cpu_cores", cpu_cores);
-	if (cpu_cores > 0.5)
-		cJSON_AddStringToObject(o, "warning",
-		    "the generator used more than half a core: it competed "
-		    "with the stack for the 2 cores");
+	if (cpu_cores > 0.5) {
+		snprintf(warning, sizeof(warning), "the generator used more "
+		    "than half a core: it competed with the stack for the "
+		    "machine's %ld cores", sysconf(_SC_NPROCESSORS_ONLN));
+		cJSON_AddStringToObject(o, "warning", warning);
+	}
 }
 
 cJSON *

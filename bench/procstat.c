@@ -58,6 +58,7 @@ struct procstat {
 	unsigned long long	machine_all;
 	unsigned long long	machine_irq;	/* irq + softirq */
 	unsigned long long	machine_steal;	/* the hypervisor's */
+	double			t;		/* now_s() halfway through */
 };
 
 /* Reads ppid, utime+stime and RSS of pid; -1 if it has gone. */
@@ -229,6 +230,7 @@ procstat_take(const char *dir)
 {
 	struct procstat	*ps;
 	long		 roots[GROUP_COUNT];
+	double		 t0 = now_s();
 	int		 i;
 
 	if ((ps = calloc(1, sizeof(*ps))) == NULL)
@@ -243,6 +245,12 @@ procstat_take(const char *dir)
 	qsort(ps->all, (size_t)ps->nall, sizeof(ps->all[0]), proc_cmp);
 	group_add(&ps->g[GROUP_GENERATOR], (long)getpid());
 	procstat_machine(ps);
+	/*
+	 * Walking /proc takes a while on a busy machine; each snapshot is
+	 * stamped at the middle of its walk, so that two of them read the
+	 * same way are as far apart as their stamps.
+	 */
+	ps->t = (t0 + now_s()) / 2;
 	return ps;
 }
 
@@ -253,21 +261,28 @@ procstat_free(struct procstat *ps)
 }
 
 /*
- * Per group: cores used between a and b (secs apart), RSS at both, and,
- * when conns > 0, the RSS growth per connection.  "other" is what the
- * machine was busy with beyond these groups: colleagues' processes.
+ * Per group: cores used between a and b, RSS at both, and, when conns > 0,
+ * the RSS growth per connection.  "other" is what the machine was busy
+ * with beyond these groups: colleagues' processes.  The interval is the
+ * one between the snapshots, not the one a workload meant to measure: the
+ * ticks were counted over it, as was the machine's busy share, so both
+ * come out in the same cores.
  */
 cJSON *
-procstat_diff(const struct procstat *a, const struct procstat *b,
-    double secs, int conns)
+procstat_diff(const struct procstat *a, const struct procstat *b, int conns)
 {
 	cJSON		*o, *g;
 	double		 hz = (double)sysconf(_SC_CLK_TCK), cores, sum = 0;
 	double		 all, busy, kernel, others, rest, irq, steal;
+	double		 secs = b->t - a->t;
+	double		 ncpu = (double)sysconf(_SC_NPROCESSORS_ONLN);
 	int		 i;
 
 	if ((o = cJSON_CreateObject()) == NULL)
 		return NULL;
+	cJSON_AddNumberToObject(o, "seconds", secs);
+	if (secs <= 0)
+		return o;
 	for (i = 0; i < GROUP_COUNT; i++) {
 		if (b->g[i].procs == 0)
 			continue;
@@ -289,15 +304,15 @@ procstat_diff(const struct procstat *a, const struct procstat *b,
 	busy = (double)(b->machine_busy - a->machine_busy);
 	if (all > 0) {
 		g = cJSON_AddObjectToObject(o, "machine");
-		cores = busy / all * (double)sysconf(_SC_NPROCESSORS_ONLN);
+		cores = busy / all * ncpu;
 		procstat_others(a, b, &kernel, &others);
 		kernel /= hz * secs;
 		others /= hz * secs;
-		irq = (double)(b->machine_irq - a->machine_irq) / all *
-		    (double)sysconf(_SC_NPROCESSORS_ONLN);
+		irq = (double)(b->machine_irq - a->machine_irq) / all * ncpu;
 		steal = (double)(b->machine_steal - a->machine_steal) / all *
-		    (double)sysconf(_SC_NPROCESSORS_ONLN);
+		    ncpu;
 		rest = cores - sum - kernel - others - irq - steal;
+		cJSON_AddNumberToObject(g, "cores", ncpu);
 		cJSON_AddNumberToObject(g, "busy_cores", cores);
 		cJSON_AddNumberToObject(g, "other_cores", others);
 		cJSON_AddNumberToObject(g, "kernel_thread_cores", kernel);

@@ -41,7 +41,7 @@ struct pair {
 	uint8_t		*seen;		/* bitmap of seqs received */
 	size_t		 seen_len;	/* bytes */
 	uint64_t	 received;	/* unique */
-	uint64_t	 in_window;	/* unique, before the window's end */
+	uint64_t	 in_window;	/* unique, in the measured window */
 };
 
 struct relay_fail {
@@ -58,7 +58,8 @@ struct relay {
 	int		 friends;	/* pairs confirmed */
 	int		 friend_fails;
 	int		 friend_retries;
-	double		 t0, t_end;	/* the measured window */
+	double		 t0, t_end;	/* the window as planned */
+	double		 t_stop;	/* the run ended: t0..t_stop measured */
 	double		 t_done;	/* the drain ended */
 	uint64_t	 t0_us;
 	struct event	*tick;
@@ -69,7 +70,7 @@ struct relay {
 	uint64_t	 returns_ok;
 	uint64_t	 failed;
 	uint64_t	 received;	/* unique */
-	uint64_t	 in_window;	/* unique, received before t_end */
+	uint64_t	 in_window;	/* unique, received t0..t_stop */
 	uint64_t	 reordered;
 	uint64_t	 duplicated;
 	uint64_t	 closed;
@@ -232,7 +233,7 @@ relay_received(cJSON *pkt)
 	}
 	R.received++;
 	p->received++;
-	if (now_s() < R.t_end) {
+	if (R.phase == RELAY_RUN) {
 		R.in_window++;
 		p->in_window++;
 	}
@@ -424,6 +425,12 @@ relay_finish(void)
 		relay_start_run();
 		break;
 	case RELAY_RUN:
+		/*
+		 * The run ends at the first tick past t_end, or when the
+		 * saturated mode's timer fires, early or late: the rates
+		 * count what was sent and received up to here.
+		 */
+		R.t_stop = now_s();
 		bench_cpu_stop();
 		R.ps1 = procstat_take(opts.stack_dir);
 		event_del(R.tick);
@@ -478,6 +485,22 @@ relay_fairness(cJSON *o)
 	cJSON_AddNumberToObject(o, "pair_delivered_max", (double)hi);
 }
 
+/* The measured window, in seconds (0 if the run never started). */
+static double
+relay_window(void)
+{
+	return R.t_stop > R.t0 ? R.t_stop - R.t0 : 0;
+}
+
+/* n per second of the measured window. */
+static double
+relay_per_s(uint64_t n)
+{
+	double	w = relay_window();
+
+	return w > 0 ? (double)n / w : 0;
+}
+
 static cJSON *
 relay_result(void)
 {
@@ -494,12 +517,12 @@ relay_result(void)
 	    opts.inflight);
 	cJSON_AddNumberToObject(o, "size", opts.size);
 	cJSON_AddNumberToObject(o, "duration", opts.duration);
+	cJSON_AddNumberToObject(o, "window_seconds", relay_window());
 	cJSON_AddItemToObject(o, "setup", setup_json(R.setup));
 	cJSON_AddNumberToObject(o, "friend_pairs", R.friends);
 	cJSON_AddNumberToObject(o, "friend_retries", R.friend_retries);
 	cJSON_AddNumberToObject(o, "sent", (double)R.sent);
-	cJSON_AddNumberToObject(o, "sent_per_s", (double)R.sent /
-	    opts.duration);
+	cJSON_AddNumberToObject(o, "sent_per_s", relay_per_s(R.sent));
 	cJSON_AddNumberToObject(o, "send_errors", (double)R.send_errors);
 	cJSON_AddNumberToObject(o, "failed", (double)R.failed);
 	f = cJSON_AddObjectToObject(o, "fail_details");
@@ -508,12 +531,12 @@ relay_result(void)
 			cJSON_AddNumberToObject(f, R.fails[i].detail,
 			    (double)R.fails[i].count);
 	cJSON_AddNumberToObject(o, "delivered", (double)R.received);
-	cJSON_AddNumberToObject(o, "delivered_per_s", (double)R.in_window /
-	    opts.duration);
+	cJSON_AddNumberToObject(o, "delivered_per_s", relay_per_s(R.in_window));
 	lost = R.sent - R.failed > R.received ? R.sent - R.failed -
 	    R.received : 0;
 	cJSON_AddNumberToObject(o, "lost", (double)lost);
-	cJSON_AddNumberToObject(o, "drain_seconds", R.t_done - R.t_end);
+	cJSON_AddNumberToObject(o, "drain_seconds", R.t_done > R.t_stop ?
+	    R.t_done - R.t_stop : 0);
 	relay_fairness(o);
 	cJSON_AddNumberToObject(o, "reordered", (double)R.reordered);
 	cJSON_AddNumberToObject(o, "duplicated", (double)R.duplicated);
@@ -523,7 +546,7 @@ relay_result(void)
 	cJSON_AddItemToObject(o, "latency", lat_json(R.lat));
 	if (R.ps0 != NULL && R.ps1 != NULL)
 		cJSON_AddItemToObject(o, "processes",
-		    procstat_diff(R.ps0, R.ps1, opts.duration, 0));
+		    procstat_diff(R.ps0, R.ps1, 0));
 	bench_cpu_report(o);
 	return o;
 }
@@ -550,7 +573,7 @@ relay_run(void)
 	event_base_dispatch(base);
 	bench_progress("sent %" PRIu64 ", delivered %" PRIu64
 	    " (%.0f/s), failed %" PRIu64, R.sent, R.received,
-	    (double)R.in_window / opts.duration, R.failed);
+	    relay_per_s(R.in_window), R.failed);
 	o = relay_result();
 	bench_result_print(o);
 	cJSON_Delete(o);

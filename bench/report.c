@@ -114,15 +114,27 @@ report_relay(const cJSON *runs)
 	}
 }
 
-/* Cores each process group used in every run that measured them. */
+/*
+ * Cores each process group used in every run that measured them, of the
+ * cores of the machine that ran them (results from before runs recorded
+ * it say no number).
+ */
 static void
 report_cpu(const cJSON *runs)
 {
 	const cJSON	*r;
 	char		 path[64];
+	double		 ncpu = -1;
 	size_t		 i;
 
-	printf("\n### CPU during the measured phase (cores of 2)\n\n");
+	cJSON_ArrayForEach(r, runs)
+		if (ncpu < 0)
+			ncpu = num(r, "processes.machine.cores");
+	if (ncpu > 0)
+		printf("\n### CPU during the measured phase (cores of %.0f)"
+		    "\n\n", ncpu);
+	else
+		printf("\n### CPU during the measured phase (cores)\n\n");
 	printf("| run |");
 	for (i = 0; i < NGROUPS; i++)
 		printf(" %s |", groups[i]);

@@ -8,7 +8,8 @@
 #   scripts/check-deploy.sh [--build B]
 #
 # Prints PASS/FAIL per check; exits non-zero if any failed.  A check whose
-# tool is missing is reported as SKIP.
+# tool is missing is reported as SKIP, with the make command that installs
+# it (tests/run.sh counts it as skipped, and under CI=true as failed).
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,8 +31,10 @@ check() {	# name, command...
 	fi
 }
 
+# Returns non-zero when a step fails: it runs inside check's "if", where
+# set -e does not stop it.
 nginx_conf() {
-	cp /etc/nginx/fastcgi_params /etc/nginx/mime.types "$work/"
+	cp /etc/nginx/fastcgi_params /etc/nginx/mime.types "$work/" || return
 	cat >"$work/nginx.conf" <<CONF
 load_module /usr/lib/nginx/modules/ngx_stream_module.so;
 pid $work/nginx.pid;
@@ -46,12 +49,17 @@ include $top/nginx/chat-stream.conf;
 CONF
 }
 
+# Writing the configuration is part of the check: a file it copies that is
+# missing fails the check rather than stopping the script unreported.
+nginx_check() {
+	nginx_conf && nginx -t -q -p "$work" -c "$work/nginx.conf"
+}
+
 if command -v nginx >/dev/null && [ -f /etc/nginx/fastcgi_params ]; then
-	nginx_conf
 	check "nginx -t: nginx/chat-site.conf, nginx/chat-stream.conf" \
-	    nginx -t -q -p "$work" -c "$work/nginx.conf"
+	    nginx_check
 else
-	echo "SKIP nginx -t (no nginx)"
+	echo "SKIP nginx -t: no nginx (make deps)"
 fi
 
 # verify exits 0 on a unit it only warns about (an unknown value is
@@ -73,6 +81,6 @@ if command -v systemd-analyze >/dev/null; then
 	check "systemd-analyze verify: deploy/systemd/*.service" \
 	    verify_units "$work"/units/*.service
 else
-	echo "SKIP systemd-analyze verify (no systemd-analyze)"
+	echo "SKIP systemd-analyze verify: no systemd-analyze (make deps)"
 fi
 exit "$failed"

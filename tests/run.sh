@@ -1,8 +1,11 @@
 #!/bin/bash
-# The test runner: every unit test binary, then the integration tests on a
-# private stack started on free ports.
+# The test runner: every unit test binary, the checks of the deployed files
+# and of this runner itself, then the integration tests on a private stack
+# started on free ports.
 #
-#   tests/run.sh [--build B] [--unit-only | --no-unit] [FILE...]
+#   tests/run.sh [--build B] [--unit-only | --no-unit]
+#       [--http HOST:PORT --tcp HOST:PORT [--stack-dir DIR]] [--plan]
+#       [FILE...]
 #
 # B (default build/san) holds fcgi_app, push_daemon and tests/<unit tests>.
 # FILE... runs only these integration test files.  The stack lives in a
@@ -10,9 +13,12 @@
 # passes leaves nothing behind, a failing one keeps the logs and prints the
 # failing file's output and the tails of the stack's logs.
 #
-# CHAT_TEST_HTTP=host:port and CHAT_TEST_TCP=host:port aim the integration
-# tests at a stack that already runs (e.g. `make run`) instead; add
-# CHAT_TEST_DIR=var for the tests that look inside it (worker crash).
+# --http and --tcp aim the integration tests at a stack that already runs
+# (e.g. `make run`) instead; add --stack-dir var for the tests that look
+# inside it (worker crash).  Only these options do: the CHAT_TEST_*
+# variables that tell the tests where the stack is are cleared at start,
+# so that one left in the environment never sends `make test` elsewhere.
+# --plan prints what would run, and where, and exits.
 #
 # Sanitizers: the first ASan or UBSan report stops the program
 # (halt_on_error) and is written to its log; any report in a unit test's
@@ -21,7 +27,13 @@
 # is still reachable, so LeakSanitizer does not report it.  Set
 # ASAN_OPTIONS=detect_leaks=0 to silence it when chasing something else.
 #
-# Last line: "N passed, N failed", counting test cases.
+# Counting (tests/lib/verdict.sh): test cases, with skips from node's TAP
+# (skip, todo, skipped suites), cmocka and check-deploy's SKIP lines.  A
+# program that exits non-zero, runs no test, or stops before its TAP plan
+# and summary (an early process.exit) fails; so does a unit test with none
+# passed.  Under CI=true a skip for a missing dependency is a failure.
+#
+# Last line: "N passed, N failed, N skipped".
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -30,17 +42,35 @@ build=build/san
 unit=1
 integration=1
 files=()
+ext_http=
+ext_tcp=
+ext_dir=
+plan=0
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build) build=${2:?}; shift 2 ;;
 	--unit-only) integration=0; shift ;;
 	--no-unit) unit=0; shift ;;
-	-h|--help) sed -n '2,27p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
+	--http) ext_http=${2:?}; shift 2 ;;
+	--tcp) ext_tcp=${2:?}; shift 2 ;;
+	--stack-dir) ext_dir=$(realpath "${2:?}"); shift 2 ;;
+	--plan) plan=1; shift ;;
+	-h|--help) awk 'NR > 1 && !/^#/ { exit } NR > 1' "$0" |
+	    sed 's/^# \{0,1\}//'; exit 0 ;;
 	-*) echo "run.sh: unknown option $1" >&2; exit 2 ;;
 	*) files+=("$(realpath "$1")"); shift ;;
 	esac
 done
+if { [ -n "$ext_http$ext_dir" ] && [ -z "$ext_tcp" ]; } ||
+    { [ -n "$ext_tcp$ext_dir" ] && [ -z "$ext_http" ]; }; then
+	echo "run.sh: --http and --tcp go together (--stack-dir with them)" >&2
+	exit 2
+fi
 cd "$top"
+unset CHAT_TEST_HTTP CHAT_TEST_TCP CHAT_TEST_DIR CHAT_TEST_BUILD \
+    CHAT_TEST_WORKERS CHAT_TEST_LOGIN_TIMEOUT CHAT_TEST_PING_INTERVAL
+# shellcheck source=tests/lib/verdict.sh
+. tests/lib/verdict.sh
 
 export ASAN_OPTIONS=${ASAN_OPTIONS:-halt_on_error=1:detect_leaks=1:abort_on_error=0}
 export UBSAN_OPTIONS=${UBSAN_OPTIONS:-halt_on_error=1:print_stacktrace=1}
@@ -68,8 +98,16 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-result() {
-	printf '%-4s %s%s\n' "$1" "$2" "${3:+ ($3)}"
+# Adds the v_* of a verdict to the totals and prints the result line; the
+# output of a program that did not pass is shown, and the logs kept.
+count() {	# name, log
+	passed=$((passed + v_pass))
+	failed=$((failed + v_fail))
+	skipped=$((skipped + v_skip))
+	verdict_line "$1"
+	if [ "$v_fail" -gt 0 ]; then
+		fail_output "$1" "$2"
+	fi
 }
 
 fail_output() {
@@ -79,13 +117,19 @@ fail_output() {
 	echo "--- end of $1"
 }
 
+# A line of its own for a failure that is not a program's (the stack).
+fail_line() {
+	printf 'FAIL %s\n' "$1"
+	failed=$((failed + 1))
+}
+
 # --- unit tests ------------------------------------------------------------
 
 run_unit() {
-	local t name log rc p f
-	[ -d "$build/tests" ] || { echo "run.sh: no unit tests in $build/tests"; return 0; }
+	local t name log rc n=0
 	for t in "$build"/tests/*; do
 		[ -f "$t" ] && [ -x "$t" ] || continue
+		n=$((n + 1))
 		name=${t#"$build"/}
 		log=$work/unit-${t##*/}.log
 		if timeout 300 "$t" >"$log" 2>&1; then
@@ -93,42 +137,30 @@ run_unit() {
 		else
 			rc=$?
 		fi
-		p=$(sed -n 's/^\[  PASSED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
-		f=$(sed -n 's/^\[  FAILED  \] \([0-9]*\) test.*/\1/p' "$log" | tail -n 1)
-		p=${p:-0}
-		f=${f:-0}
-		if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-			f=1	# crashed or timed out before cmocka could count
-		fi
+		verdict_unit "$log" "$rc"
 		if [ "$rc" -eq 0 ] && grep -Eq "$sanitizer_re" "$log"; then
-			f=$((f + 1))
+			v_fail=$((v_fail + 1))
+			v_why=${v_why:+$v_why; }"sanitizer report"
 		fi
-		passed=$((passed + p))
-		failed=$((failed + f))
-		if [ "$f" -eq 0 ]; then
-			result PASS "$name" "$p"
-		else
-			result FAIL "$name" "$p passed, $f failed"
-			fail_output "$name" "$log"
-		fi
+		count "$name" "$log"
 	done
+	[ "$n" -gt 0 ] || fail_line "no unit tests in $build/tests (make SAN=1 unit-bin)"
 }
 
-# The production nginx files and systemd units, checked by nginx -t and
-# systemd-analyze verify; each check counts as one case.
-run_deploy_checks() {
-	local log=$work/check-deploy.log p f
-	scripts/check-deploy.sh --build "$build" >"$log" 2>&1 || true
-	p=$(grep -c '^PASS' "$log" || true)
-	f=$(grep -c '^FAIL' "$log" || true)
-	passed=$((passed + p))
-	failed=$((failed + f))
-	if [ "$f" -eq 0 ]; then
-		result PASS scripts/check-deploy.sh "$p"
+# A program that prints one PASS/FAIL/SKIP line per check: the production
+# nginx files and systemd units (nginx -t, systemd-analyze verify), and the
+# runner's own rules held to fake test files.
+run_checks() {	# name, command...
+	local name=$1 log rc
+	shift
+	log=$work/${name##*/}.log
+	if "$@" >"$log" 2>&1; then
+		rc=0
 	else
-		result FAIL scripts/check-deploy.sh "$p passed, $f failed"
-		fail_output scripts/check-deploy.sh "$log"
+		rc=$?
 	fi
+	verdict_checks "$log" "$rc"
+	count "$name" "$log"
 }
 
 # --- integration tests -----------------------------------------------------
@@ -161,44 +193,20 @@ stack_logs() {
 	done
 }
 
-# Runs one test file; counts its cases from node's TAP summary.
+# Runs one test file; counts its cases from node's TAP.
 run_file() {
-	local file=$1 name log tap rc p f c s
+	local file=$1 name log tap rc
 	name=${file#"$top"/}
 	log=$work/$(basename "$file").log
 	tap=$work/$(basename "$file").tap
-	if timeout 600 node --test --test-concurrency=1 \
-	    --test-reporter=spec --test-reporter-destination=stdout \
-	    --test-reporter=tap --test-reporter-destination="$tap" \
-	    "$file" </dev/null >"$log" 2>&1; then
+	if node_test "$file" "$log" "$tap" 600; then
 		rc=0
 	else
 		rc=$?
 	fi
 	[ -f "$tap" ] || : >"$tap"
-	p=$(sed -n 's/^# pass \([0-9]*\)$/\1/p' "$tap" | tail -n 1)
-	f=$(sed -n 's/^# fail \([0-9]*\)$/\1/p' "$tap" | tail -n 1)
-	c=$(sed -n 's/^# cancelled \([0-9]*\)$/\1/p' "$tap" | tail -n 1)
-	s=$(sed -n 's/^# skipped \([0-9]*\)$/\1/p' "$tap" | tail -n 1)
-	p=${p:-0}
-	f=$(( ${f:-0} + ${c:-0} ))
-	s=${s:-0}
-	if [ "$rc" -ne 0 ] && [ "$f" -eq 0 ]; then
-		f=1	# node itself failed (syntax error, timeout)
-	fi
-	passed=$((passed + p))
-	failed=$((failed + f))
-	skipped=$((skipped + s))
-	if [ "$f" -eq 0 ]; then
-		if [ "$s" -gt 0 ]; then
-			result PASS "$name" "$p, $s skipped"
-		else
-			result PASS "$name" "$p"
-		fi
-	else
-		result FAIL "$name" "$p passed, $f failed"
-		fail_output "$name" "$log"
-	fi
+	verdict_tap "$tap" "$rc"
+	count "$name" "$log"
 }
 
 # True when every process stack.sh recorded still runs.
@@ -217,15 +225,13 @@ run_integration() {
 		files=(tests/integration/*.test.mjs)
 	fi
 	if [ ! -d tests/node_modules ]; then
-		echo "run.sh: tests/node_modules is missing: run make deps" >&2
-		failed=$((failed + 1))
+		fail_line "tests/node_modules is missing: run make deps"
 		return
 	fi
-	if [ -n "${CHAT_TEST_HTTP:-}" ]; then
-		: "${CHAT_TEST_TCP:?CHAT_TEST_HTTP is set, CHAT_TEST_TCP too please}"
-		export CHAT_TEST_HTTP CHAT_TEST_TCP
-		export CHAT_TEST_DIR=${CHAT_TEST_DIR:-}
-		echo "run.sh: testing the stack at $CHAT_TEST_HTTP and $CHAT_TEST_TCP"
+	if [ -n "$ext_http" ]; then
+		export CHAT_TEST_HTTP=$ext_http CHAT_TEST_TCP=$ext_tcp
+		export CHAT_TEST_DIR=$ext_dir
+		echo "run.sh: testing the stack at $ext_http and $ext_tcp"
 	else
 		read -r http tcp < <(free_ports)
 		stack_dir=$work
@@ -236,15 +242,15 @@ run_integration() {
 		    --workers 4 --test-cost \
 		    --set login_timeout=5 --set ping_interval=2 \
 		    >"$work/stack-start.log" 2>&1; then
-			result FAIL "stack start"
+			fail_line "stack start"
 			fail_output "scripts/stack.sh start" "$work/stack-start.log"
-			failed=$((failed + 1))
 			stack_dir=
 			return
 		fi
 		export CHAT_TEST_HTTP=127.0.0.1:$http
 		export CHAT_TEST_TCP=127.0.0.1:$tcp
 		export CHAT_TEST_DIR=$stack_dir
+		export CHAT_TEST_BUILD=$build
 		export CHAT_TEST_WORKERS=4
 		export CHAT_TEST_LOGIN_TIMEOUT=5
 		export CHAT_TEST_PING_INTERVAL=2
@@ -252,8 +258,7 @@ run_integration() {
 	for file in "${files[@]}"; do
 		run_file "$file"
 		if [ -n "$stack_dir" ] && ! gone=$(stack_alive); then
-			result FAIL "stack: ${gone%.pid} died during $file"
-			failed=$((failed + 1))
+			fail_line "stack: ${gone%.pid} died during $file"
 			keep=1
 			stack_logs
 			return
@@ -262,8 +267,7 @@ run_integration() {
 	[ -n "$stack_dir" ] || return 0
 	scripts/stack.sh stop --dir "$stack_dir" >"$work/stack-stop.log" 2>&1 || true
 	if grep -Elq "$sanitizer_re" "$stack_dir"/log/*.log; then
-		result FAIL "sanitizer reports in the stack's logs"
-		failed=$((failed + 1))
+		fail_line "sanitizer reports in the stack's logs"
 		keep=1
 		grep -El "$sanitizer_re" "$stack_dir"/log/*.log | while read -r f; do
 			echo "--- $f"
@@ -275,12 +279,37 @@ run_integration() {
 	stack_dir=
 }
 
-[ "$unit" -eq 1 ] && run_unit && run_deploy_checks
+# What would run, and against which stack.
+print_plan() {
+	local t
+	if [ "$unit" -eq 1 ]; then
+		for t in "$build"/tests/*; do
+			[ -f "$t" ] && [ -x "$t" ] && echo "unit ${t#"$build"/}"
+		done
+		echo "checks scripts/check-deploy.sh tests/runner/check.sh"
+	fi
+	[ "$integration" -eq 1 ] || return 0
+	if [ -n "$ext_http" ]; then
+		echo "stack $ext_http $ext_tcp${ext_dir:+ $ext_dir}"
+	else
+		echo "stack own $build"
+	fi
+	[ ${#files[@]} -gt 0 ] || files=(tests/integration/*.test.mjs)
+	for t in "${files[@]}"; do
+		echo "file ${t#"$top"/}"
+	done
+}
+
+if [ "$plan" -eq 1 ]; then
+	print_plan
+	exit 0
+fi
+if [ "$unit" -eq 1 ]; then
+	run_unit
+	run_checks scripts/check-deploy.sh scripts/check-deploy.sh --build "$build"
+	run_checks tests/runner/check.sh tests/runner/check.sh
+fi
 [ "$integration" -eq 1 ] && run_integration
 
-if [ "$skipped" -gt 0 ]; then
-	echo "$passed passed, $failed failed, $skipped skipped"
-else
-	echo "$passed passed, $failed failed"
-fi
+echo "$passed passed, $failed failed, $skipped skipped"
 [ "$failed" -eq 0 ]

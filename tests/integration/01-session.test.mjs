@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, afterEach, describe, test } from 'node:test';
 
 import { TRANSPORTS, closeAll, connect } from '../lib/client.mjs';
-import { assertFail, pick } from '../lib/expect.mjs';
+import { assertFail, assertSuccess, pick } from '../lib/expect.mjs';
 import {
 	logon, login, loggedIn, newUser, randomPassword, uniqueName, unknownId,
 } from '../lib/users.mjs';
@@ -146,7 +146,8 @@ for (const transport of TRANSPORTS) {
 		test('after logout the connection can log in again', async () => {
 			const u = await newUser({ transport });
 			const c = await loggedIn(transport, u);
-			await c.request({ command: 'logout', id: u.id });
+			assertSuccess(await c.request({ command: 'logout', id: u.id }),
+			    'logout_return');
 			await login(c, u);
 		});
 
@@ -203,12 +204,22 @@ for (const transport of TRANSPORTS) {
 		test('the same account may be logged in on several connections ' +
 		    'and both transports at once', async () => {
 			const u = await newUser({ transport });
-			const a = await loggedIn('ws', u);
-			const b = await loggedIn('tcp', u);
-			const c = await loggedIn(transport, u);
-			a.close();
-			b.close();
-			c.close();
+			const conns = [];
+			for (const t of ['ws', 'tcp', transport])
+				conns.push(await loggedIn(t, u));
+			// Each connection, the earlier ones too, is still logged in
+			// as u: its own command is answered as u's, and a login on
+			// it is refused.
+			for (const [i, c] of conns.entries()) {
+				const p = await c.request({ command: 'list_friend',
+				    id: u.id });
+				assertSuccess(p, 'list_friend_return',
+				    `connection ${i}: ${JSON.stringify(p)}`);
+				assert.equal(p.id, u.id, `connection ${i}`);
+				assertFail(await c.request({ command: 'login',
+				    id: u.id, password: u.password }), 'login_return',
+				    'already logged in', `connection ${i}`);
+			}
 		});
 	});
 
@@ -267,11 +278,27 @@ for (const transport of TRANSPORTS) {
 		test('a throttled id does not slow down another id', async () => {
 			const u = await newUser({ transport });
 			const other = await newUser({ transport });
+			// How long a login of other takes before any throttle.
+			const before = await connect(transport);
+			let start = Date.now();
+			await login(before, other);
+			const base = Date.now() - start;
+			before.close();
 			const c = await connect(transport);
 			for (let i = 1; i <= 6; i++)
 				await c.request({ command: 'login', id: u.id,
 				    password: `wrong password ${i}` });
+			assertFail(await c.request({ command: 'login', id: u.id,
+			    password: 'wrong password 7' }), 'login_return',
+			    'too many attempts');
+			start = Date.now();
 			await login(c, other);
+			const took = Date.now() - start;
+			// The margin is for a machine shared with other jobs; a
+			// delay of a second put on u's failures that reached other
+			// still shows.
+			assert.ok(took < 3 * base + 500, `other's login took ` +
+			    `${took} ms while u is throttled, ${base} ms before`);
 		});
 	});
 }

@@ -6,6 +6,7 @@ import { afterEach, describe, test } from 'node:test';
 
 import { TRANSPORTS, closeAll, connect } from '../lib/client.mjs';
 import { assertFail, assertSuccess, pick } from '../lib/expect.mjs';
+import { watcher } from '../lib/friends.mjs';
 import { loggedIn, newUser, unknownId } from '../lib/users.mjs';
 
 // The other transport, so that every scenario crosses transports.
@@ -239,10 +240,14 @@ for (const transport of TRANSPORTS) {
 		    'next login', async () => {
 			const a = await newUser();
 			const b = await newUser();
+			const w = await watcher(a);
 			let ca = await loggedIn(transport, a);
 			const cb = await loggedIn(transport, b);
 			await ask(ca, a, cb, b);
 			ca.close();
+			// Confirmed before the server has seen ca end, the answer
+			// would be written to ca, not kept for a's next login.
+			await w.offline();
 			cb.send({ command: 'add_friend_confirm', src: a.id,
 			    dst: b.id, status: '0', message: 'confirm_two_way' });
 			assertSuccess(await cb.next(), 'add_friend_confirm_return');
@@ -264,11 +269,18 @@ for (const transport of TRANSPORTS) {
 			await ask(ca, a, cb, b);
 			cb.send({ command: 'add_friend', src: b.id, dst: a.id,
 			    status: '0' });
-			const got = [];
-			for (const c of [cb, cb, ca])
-				got.push((await c.next()).command);
-			assert.ok(got.includes('add_friend_confirm_return'),
-			    JSON.stringify(got));
+			// B's add_friend succeeds and, as if B had confirmed A's
+			// request, both get its add_friend_confirm_return (src is
+			// still A, who asked first); B's two in either order.
+			const confirmed = { command: 'add_friend_confirm_return',
+			    status: 'success', src: a.id, dst: b.id };
+			const fields = (p) => pick(p, 'command', 'status', 'detail',
+			    'src', 'dst');
+			const toB = [fields(await cb.next()), fields(await cb.next())];
+			toB.sort((x, y) => x.command.localeCompare(y.command));
+			assert.deepEqual(toB, [confirmed,
+			    { command: 'add_friend_return', status: 'success' }]);
+			assert.deepEqual(fields(await ca.next()), confirmed);
 			assert.equal((await friendList(ca, a))[0]?.id, b.id);
 			assert.equal((await friendList(cb, b))[0]?.id, a.id);
 		});

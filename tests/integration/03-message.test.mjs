@@ -6,6 +6,7 @@ import { afterEach, describe, test } from 'node:test';
 
 import { TRANSPORTS, closeAll, connect } from '../lib/client.mjs';
 import { assertFail, assertSuccess, pick } from '../lib/expect.mjs';
+import { untilOffline } from '../lib/friends.mjs';
 import { drain, login, loggedIn, newUser } from '../lib/users.mjs';
 
 const other = (t) => (t === 'ws' ? 'tcp' : 'ws');
@@ -14,7 +15,10 @@ const other = (t) => (t === 'ws' ? 'tcp' : 'ws');
 // arrives before its answer is everything the server had queued.
 const probe = (u) => ({ command: 'login', id: u.id, password: u.password });
 
-// Two new accounts that are friends.
+// Two new accounts that are friends, B offline: the server has seen its
+// connection end, so a message sent to B afterwards is stored for its
+// next login, never written to that connection.  (A's connection may
+// still be closing: the tests send to B.)
 async function friends(transport) {
 	const a = await newUser();
 	const b = await newUser();
@@ -27,8 +31,9 @@ async function friends(transport) {
 	    status: '0', message: 'confirm_two_way' });
 	assertSuccess(await cb.next(), 'add_friend_confirm_return');
 	assertSuccess(await ca.next(), 'add_friend_confirm_return');
-	ca.close();
 	cb.close();
+	await untilOffline(ca, a, b);
+	ca.close();
 	return [a, b];
 }
 
@@ -215,16 +220,34 @@ for (const transport of TRANSPORTS) {
 
 		test('an ack before login, or of unknown ids, is ignored',
 		    async () => {
-			const [, b] = await friends(transport);
+			const [a, b] = await friends(transport);
+			const ca = await loggedIn(transport, a);
+			await send(ca, a, b, 'not acked');
+			let r = await loginAndDrain(transport, b, { ack: true });
+			assert.equal(r.got.length, 1);
+			const msgId = r.got[0].msg_id;
+			r.c.close();
+
+			// Before login, even the right id acks nothing; the answer
+			// to the logout after it says the ack has been handled.
 			const c = await connect(transport);
-			c.send({ command: 'ack', msg_ids: ['1', '2'] });
+			c.send({ command: 'ack', msg_ids: [msgId] });
+			assertFail(await c.request({ command: 'logout', id: b.id }),
+			    'logout_return', 'not logged in');
 			const cb = await loggedIn(transport, b, { ack: true });
+			assert.deepEqual(cb.backlog.map((p) => p.msg_id), [msgId]);
 			cb.send({ command: 'ack', msg_ids: ['999999999', 3] });
 			cb.send(probe(b));
 			assertFail(await cb.next(), 'login_return',
 			    'already logged in');
-			c.send(probe(b));
-			assertSuccess(await c.next(), 'login_return');
+			cb.close();
+
+			// Nothing was acked: the message comes again.
+			r = await loginAndDrain(other(transport), b, { ack: true });
+			assert.deepEqual(r.got.map((p) => p.msg_id), [msgId]);
+			// The ack did not log c in.
+			assertSuccess(await c.request({ ...probe(b), ack: true }),
+			    'login_return');
 		});
 	});
 }

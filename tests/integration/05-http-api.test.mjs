@@ -126,11 +126,26 @@ describe('http: /api/logon', () => {
 describe('http: identity cannot be forged', () => {
 	test('a logon with forged identity headers works the normal way',
 	    async () => {
-		const r = await postLogon({ command: 'logon',
-		    username: uniqueName(), password: randomPassword() }, FORGED);
+		const earlier = await newUser();
+		const username = uniqueName();
+		const password = randomPassword();
+		const r = await postLogon({ command: 'logon', username,
+		    password }, FORGED);
 		assert.equal(r.status, 200, r.text);
 		assertSuccess(r.json, 'logon_return');
-		assert.notEqual(r.json.id, '10000');
+		// A new account of its own, issued after the one before it,
+		// not the account the headers name...
+		assert.match(r.json.id, /^[1-9][0-9]*$/, r.text);
+		assert.ok(BigInt(r.json.id) > BigInt(earlier.id),
+		    `id ${r.json.id} after ${earlier.id}`);
+		// ...with the name and password the packet gave.
+		const c = await connect('ws');
+		try {
+			const p = await login(c, { id: r.json.id, password });
+			assert.equal(p.username, username);
+		} finally {
+			c.close();
+		}
 	});
 
 	test('a login packet with forged identity headers is refused',

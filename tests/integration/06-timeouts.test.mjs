@@ -12,7 +12,7 @@ import { afterEach, describe, test } from 'node:test';
 
 import { TRANSPORTS, closeAll, connect } from '../lib/client.mjs';
 import { assertFail } from '../lib/expect.mjs';
-import { loggedIn, newUser } from '../lib/users.mjs';
+import { login, loggedIn, newUser } from '../lib/users.mjs';
 
 const loginTimeout = Number(process.env.CHAT_TEST_LOGIN_TIMEOUT) || 0;
 const pingInterval = Number(process.env.CHAT_TEST_PING_INTERVAL) || 0;
@@ -40,11 +40,17 @@ for (const transport of TRANSPORTS) {
 		test('a connection that only registers is still closed after ' +
 		    'login_timeout', { timeout: 30000, skip: skipLogin },
 		    async () => {
+			const start = Date.now();
 			const c = await connect(transport);
 			const p = await c.request({ command: 'logon',
 			    username: 'timeout', password: 'password1' });
 			assert.equal(p.status, 'success');
 			await c.closed((loginTimeout + 5) * 1000);
+			// A logon does not log in, nor does it end the wait early.
+			const elapsed = (Date.now() - start) / 1000;
+			assert.ok(elapsed >= loginTimeout - 0.5,
+			    `closed after ${elapsed} s, login_timeout is ` +
+			    `${loginTimeout} s`);
 		});
 
 		test('a logged-in connection outlives login_timeout',
@@ -70,11 +76,32 @@ describe('ws: pings', () => {
 	    async () => {
 		const u = await newUser();
 		const c = await loggedIn('ws', u);
+		// The last the server heard was the drain's probe, just before
+		// loggedIn returned: no ping before ping_interval of silence.
+		const start = Date.now();
 		await c.ping((pingInterval + 5) * 1000);
+		const elapsed = (Date.now() - start) / 1000;
+		assert.ok(elapsed >= pingInterval - 0.5, `pinged after ` +
+		    `${elapsed} s of silence, ping_interval is ${pingInterval} s`);
 		await c.ping((pingInterval + 5) * 1000);
 		assert.equal(c.closeInfo, null);
 		const p = await c.request({ command: 'login', id: u.id,
 		    password: u.password });
 		assertFail(p, 'login_return', 'already logged in');
+	});
+
+	test('a WebSocket connection that does not answer a ping is closed ' +
+	    'at the next ping_interval', { timeout: 30000, skip: skipPing },
+	    async () => {
+		const u = await newUser();
+		const c = await connect('ws', undefined, { autoPong: false });
+		await login(c, u);
+		await c.ping((pingInterval + 5) * 1000);
+		const start = Date.now();
+		await c.closed((2 * pingInterval + 5) * 1000);
+		const elapsed = (Date.now() - start) / 1000;
+		assert.ok(elapsed >= pingInterval - 0.5, `closed ${elapsed} s ` +
+		    `after the ping, ping_interval is ${pingInterval} s`);
+		assert.ok(c.pings >= 1);
 	});
 });

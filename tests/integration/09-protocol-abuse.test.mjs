@@ -198,13 +198,23 @@ describe('tcp: framing', () => {
 	    'answered', async () => {
 		const c = await connect('tcp');
 		const data = frame(JSON.stringify(PROBE));
-		// Pauses between the writes make them arrive as separate reads.
-		for (const [a, b] of [[0, 1], [1, 3], [3, 4], [4, 10],
-		    [10, 20], [20, data.length]]) {
-			await c.writeRaw(data.subarray(a, b));
-			await new Promise((r) => setTimeout(r, 30));
-		}
+		// A whole packet and the first byte of the next in one write:
+		// the answer to the first shows that the server has read it
+		// while the second was incomplete, so the rest arrives in reads
+		// of its own.
+		await c.writeRaw(bytes(data, data.subarray(0, 1)));
 		assertFail(await c.next(), 'logout_return', 'not logged in');
+		// The Length split 1 + 2 + 1, then the body in pieces: none of
+		// them is answered...
+		for (const [a, b] of [[1, 3], [3, 4], [4, 10], [10, 20]]) {
+			await c.writeRaw(data.subarray(a, b));
+			await assert.rejects(c.next(100), /no packet/,
+			    `answered after bytes ${a}..${b}`);
+		}
+		// ...until the last byte.
+		await c.writeRaw(data.subarray(20));
+		assertFail(await c.next(), 'logout_return', 'not logged in');
+		await assertStillWorks(c);
 	});
 
 	test('two packets in one write are both answered, in order',
@@ -232,9 +242,48 @@ describe('tcp: framing', () => {
 	test('every packet the server sends carries a Length matching its ' +
 	    'JSON', async () => {
 		const c = await connect('tcp');
-		const p = await c.request({ command: 'logon',
-		    username: '张三', password: randomPassword() });
+		const raw = [];
+		c.sock.on('data', (d) => raw.push(d));
+		// Answers of several kinds and sizes, multi-byte text in some.
+		const password = randomPassword();
+		const got = [];
+		let p = await c.request({ command: 'logon', username: '张三',
+		    password });
 		assertSuccess(p, 'logon_return');
+		got.push(p);
+		p = await c.request({ command: 'login', id: p.id, password });
+		assertSuccess(p, 'login_return');
+		assert.equal(p.username, '张三');
+		got.push(p);
+		got.push(await c.request({ command: 'list_friend', id: p.id }));
+		got.push(await c.request('hello'));
+		got.push(await c.request({ command: 'nosuch', pad: '字'.repeat(40) }));
+		got.push(await c.request({ command: 'logout', id: got[0].id }));
+		assertSuccess(got[5], 'logout_return');
+		// The bytes as they came: each Length is followed by exactly
+		// that many bytes of one JSON text, and the last ends the
+		// stream.
+		const stream = Buffer.concat(raw);
+		const frames = [];
+		let off = 0;
+		while (off < stream.length) {
+			assert.ok(off + 4 <= stream.length, `a cut Length at ${off}`);
+			const len = stream.readInt32LE(off);
+			assert.ok(len >= 1 && len <= 2048, `Length ${len} at ${off}`);
+			assert.ok(off + 4 + len <= stream.length,
+			    `Length ${len} at ${off} past the end ${stream.length}`);
+			const body = stream.subarray(off + 4, off + 4 + len);
+			assert.doesNotThrow(() => JSON.parse(body.toString('utf8')),
+			    `packet ${frames.length} is not JSON: ${body}`);
+			assert.equal(body.toString('utf8').trim().length,
+			    body.toString('utf8').length,
+			    `packet ${frames.length} has bytes beyond its JSON`);
+			assert.equal(body.indexOf(0), -1,
+			    `packet ${frames.length} holds a NUL`);
+			frames.push(JSON.parse(body.toString('utf8')));
+			off += 4 + len;
+		}
+		assert.deepEqual(frames, got);
 	});
 });
 

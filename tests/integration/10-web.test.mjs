@@ -15,7 +15,7 @@ import { after, before, describe, test } from 'node:test';
 
 import { BASE_URL, STACK_DIR, closeAll } from '../lib/client.mjs';
 import { assertSuccess } from '../lib/expect.mjs';
-import { HAVE_STACK_DIR } from '../lib/stack.mjs';
+import { HAVE_STACK_DIR, until } from '../lib/stack.mjs';
 import { loggedIn, newUser, randomPassword } from '../lib/users.mjs';
 
 const top = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
@@ -42,18 +42,38 @@ function shot(page, name) {
 }
 
 // A person: a browser context of its own (own localStorage), one page.
+// errors collects what went wrong in the page: script errors, every
+// console error (a resource that failed to load among them), any answer
+// of 400 or more and any request that failed.  While p.offline is set (a
+// test that stops the push daemon), the WebSocket's own errors and the
+// failed handshakes of its reconnects go to p.expected instead: they are
+// what that test causes, and nothing else is excused.
 async function person(browser, label) {
 	const context = await browser.newContext({ viewport: DESKTOP });
 	const page = await context.newPage();
 	page.setDefaultTimeout(WAIT);
-	const errors = [];
-	page.on('pageerror', (e) => errors.push(`${label}: ${e.message}`));
+	const p = { label, context, page, errors: [], expected: [],
+	    offline: false };
+	const ws = (url) => new URL(url).pathname === '/ws';
+	const seen = (what, excused) => {
+		if (p.offline && excused)
+			p.expected.push(`${label}: ${what}`);
+		else
+			p.errors.push(`${label}: ${what}`);
+	};
+	page.on('pageerror', (e) => seen(e.message, false));
 	page.on('console', (m) => {
-		if (m.type() === 'error' && !/WebSocket|Failed to load resource/.test(m.text()))
-			errors.push(`${label}: console: ${m.text()}`);
+		if (m.type() === 'error')
+			seen(`console: ${m.text()}`, /WebSocket/.test(m.text()));
 	});
+	page.on('response', (r) => {
+		if (r.status() >= 400)
+			seen(`${r.status()} for ${r.url()}`, ws(r.url()));
+	});
+	page.on('requestfailed', (r) => seen(`${r.url()} failed: ` +
+	    `${r.failure()?.errorText}`, ws(r.url())));
 	await page.goto(`${BASE_URL}/`);
-	return { label, context, page, errors };
+	return p;
 }
 
 const button = (page, name) => page.getByRole('button', { name, exact: true });
@@ -186,6 +206,27 @@ describe('web client in chromium', { skip }, () => {
 			await button(p.page, 'Log in').click();
 			await p.page.getByText('That account id and password do not match').waitFor();
 			assert.deepEqual(p.errors, []);
+		} finally {
+			await p.context.close();
+		}
+	});
+
+	// What "no script errors" below relies on: a missing asset is seen.
+	test('a resource the page cannot load counts as an error', async () => {
+		const p = await person(browser, 'D');
+		try {
+			assert.deepEqual(p.errors, []);
+			await p.page.evaluate(() => new Promise((resolve) => {
+				const s = document.createElement('script');
+				s.src = '/no-such-asset.js';
+				s.onerror = resolve;
+				s.onload = resolve;
+				document.head.append(s);
+			}));
+			await until(() => p.errors.some((e) =>
+			    /^D: 404 for .*\/no-such-asset\.js$/.test(e)) &&
+			    p.errors.some((e) => /^D: console: Failed to load/.test(e)),
+			    `the 404 and its console error among ${p.errors}`, WAIT);
 		} finally {
 			await p.context.close();
 		}
@@ -359,12 +400,14 @@ describe('web client in chromium', { skip }, () => {
 	}, async () => {
 		const conn = A.page.locator('#conn');
 		assert.equal(await conn.getAttribute('data-state'), 'online');
+		A.offline = B.offline = true;
 		await stackSh('restart-daemon', '--dir', STACK_DIR);
 		await tcp.closed();
 		await A.page.locator('#conn:not([data-state=online])').waitFor();
 		await shot(A.page, 'reconnecting');
 		await A.page.locator('#conn[data-state=online]').waitFor({ timeout: 30000 });
 		await B.page.locator('#conn[data-state=online]').waitFor({ timeout: 30000 });
+		A.offline = B.offline = false;
 
 		tcp = await loggedIn('tcp', tcpUser);
 		assertSuccess(await tcp.request({ command: 'send_message',

@@ -241,14 +241,16 @@ class TcpClient extends Client {
 
 const open = new Set();
 
-// Opens a connection through nginx: 'ws' or 'tcp'.
-export function connect(transport, timeout = DEFAULT_TIMEOUT) {
+// Opens a connection through nginx: 'ws' or 'tcp'.  opts.autoPong false
+// makes a WebSocket that never answers the server's pings.
+export function connect(transport, timeout = DEFAULT_TIMEOUT, opts = {}) {
 	return new Promise((resolve, reject) => {
 		const timer = setTimeout(() => reject(new Error(
 		    `${transport}: no connection within ${timeout} ms`)), timeout);
 		if (transport === 'ws') {
 			const ws = new WebSocket(`ws://${HTTP.host}:${HTTP.port}/ws`,
-			    { perMessageDeflate: false });
+			    { perMessageDeflate: false,
+			    autoPong: opts.autoPong ?? true });
 			ws.once('open', () => {
 				clearTimeout(timer);
 				const c = new WsClient(ws);

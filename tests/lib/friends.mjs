@@ -3,6 +3,8 @@
 //   const users = await newUsers(40);           // registered a few at a time
 //   await befriend(a, b);                       // a asked, b confirmed
 //   await untilOffline(ca, a, b);               // a's list shows b offline
+//   const w = await watcher(a);                 // a friend that watches a
+//   ca.close(); await w.offline();              // every one of a's is gone
 import assert from 'node:assert/strict';
 
 import { assertSuccess } from './expect.mjs';
@@ -94,4 +96,21 @@ export async function untilOffline(c, u, f, timeout = 10000) {
 		    `${timeout} ms`);
 		await new Promise((r) => setTimeout(r, 50));
 	}
+}
+
+// A new account befriended with u, logged in on a connection of its own,
+// to tell when every connection of u has ended, for a test that has no
+// friend of u to ask (u has only sent a request, say).  Until then the
+// server may still write what is meant for u to a connection the client
+// has closed, instead of keeping it for u's next login.  u's friend list
+// gains the watcher: a test that counts u's friends cannot use one.
+export async function watcher(u, transport = 'ws') {
+	const w = await newUser({ transport });
+	await befriend(u, w, 'ws', transport);
+	const c = await loggedIn(transport, w);
+	return {
+		user: w,
+		conn: c,
+		offline: (timeout) => untilOffline(c, w, u, timeout),
+	};
 }

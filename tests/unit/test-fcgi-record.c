@@ -256,12 +256,16 @@ test_request_empty_body(void **state)
 	struct fcgi_param	params[] = { { "CHAT_EVENT", "closed" } };
 	struct seen		s;
 	ssize_t			n;
+	size_t			off = 0;
 
 	(void)state;
 	n = fcgi_request_encode(out, sizeof(out), 1, params, 1, NULL, 0);
 	assert_true(n > 0);
-	feed(out, (size_t)n, 0, &s);
+	assert_int_equal(n % 8, 0);
+	assert_int_equal(feed(out, (size_t)n, 0, &s), FCGI_MORE);
 	assert_true(s.begin && s.params_end && s.in_end);
+	check_pair(s.params, s.params_len, &off, "CHAT_EVENT", "closed");
+	assert_int_equal(off, s.params_len);
 	assert_int_equal(s.in_len, 0);
 }
 

@@ -1,0 +1,4 @@
+// Does not parse: a failure with no test.
+import { test } from 'node:test';
+
+test('never runs', () => {}
