@@ -85,10 +85,13 @@ test_defaults(void **state)
 	assert_string_equal(cf.db_socket, "");
 	assert_string_equal(cf.db_host, "127.0.0.1");
 	assert_int_equal(cf.db_port, 3306);
-	assert_int_equal(cf.workers, 8);
+	assert_string_equal(cf.api_socket, "var/run/api.sock");
+	assert_int_equal(cf.workers, 4);
+	assert_int_equal(cf.login_workers, 2);
+	assert_int_equal(cf.api_workers, 2);
 	assert_int_equal(cf.login_timeout, 30);
 	assert_int_equal(cf.ping_interval, 30);
-	assert_int_equal(cf.upstream_max_inflight, 64);
+	assert_int_equal(cf.batch_max, 256);
 	assert_int_equal(cf.registrations_per_hour, 0);
 	assert_int_equal(cf.proxy_protocol, 1);
 	/* Every row: its default is the field's value and within bounds. */

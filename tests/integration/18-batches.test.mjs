@@ -1,0 +1,292 @@
+// Batches (docs/ARCHITECTURE.md, "Batches"): the daemon sends whatever
+// waits as one request, which a worker runs in one transaction.  These
+// tests stop the daemon's workers (SIGSTOP) so that packets pile up and
+// must share a batch, kill one while batches are in flight, and check
+// that nginx's /api/ never waits for the daemon's workers.
+//
+// They stop and kill workers, so they run on a stack of their own.
+import assert from 'node:assert/strict';
+import fs from 'node:fs';
+import path from 'node:path';
+import { after, afterEach, before, describe, test } from 'node:test';
+
+import { closeAll, connect, http } from '../lib/client.mjs';
+import { assertError, assertFail, assertSuccess } from '../lib/expect.mjs';
+import { befriend, newUsers, untilOffline } from '../lib/friends.mjs';
+import { canStartOwnStack, startOwnStack } from '../lib/own-stack.mjs';
+import { alive, children, until } from '../lib/stack.mjs';
+import {
+	loggedIn, randomPassword, uniqueName,
+} from '../lib/users.mjs';
+
+const skip = canStartOwnStack() ? false :
+    'needs fcgi_app and push_daemon built (make SAN=1 all)';
+
+let stack = null;
+
+const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+function ownPid(name) {
+	const dir = path.join(stack.dir, 'pids');
+	const file = fs.readdirSync(dir).find((f) => f.endsWith(`-${name}.pid`));
+	return Number(fs.readFileSync(path.join(dir, file), 'utf8').split(' ')[0]);
+}
+
+// Inode of the listening socket at sockPath.
+function listeningInode(sockPath) {
+	for (const line of fs.readFileSync('/proc/net/unix', 'utf8')
+	    .split('\n').slice(1)) {
+		const f = line.trim().split(/\s+/);
+		if (f.length >= 8 && f[7] === sockPath && f[3] === '00010000')
+			return f[6];
+	}
+	throw new Error(`nothing listens on ${sockPath}`);
+}
+
+// The workers that serve the daemon: those holding fcgi.sock's listener
+// (a worker of /api/ holds api.sock's only).
+function daemonWorkers() {
+	const inode = listeningInode(path.join(stack.dir, 'run/fcgi.sock'));
+	return children(ownPid('fcgi_app')).filter((pid) => {
+		try {
+			return fs.readdirSync(`/proc/${pid}/fd`).some((fd) => {
+				try {
+					return fs.readlinkSync(`/proc/${pid}/fd/${fd}`) ===
+					    `socket:[${inode}]`;
+				} catch (e) {
+					return false;
+				}
+			});
+		} catch (e) {
+			return false;
+		}
+	});
+}
+
+// A worker at work (not blocked in read() on its kept connection: in the
+// database, or running), else the first one.
+function busyWorker(pids) {
+	for (const pid of pids) {
+		try {
+			const nr = fs.readFileSync(`/proc/${pid}/syscall`, 'utf8')
+			    .split(' ')[0];
+			if (nr !== '0')
+				return pid;
+		} catch (e) {
+			// gone
+		}
+	}
+	return pids[0];
+}
+
+function signalAll(pids, sig) {
+	for (const pid of pids)
+		process.kill(pid, sig);
+}
+
+describe('batches', { skip }, () => {
+	let stopped = [];
+
+	before(async () => {
+		stack = await startOwnStack({ sets: ['packet_rate=100000',
+		    'packet_burst=100000'] });
+	});
+	after(async () => {
+		closeAll();
+		if (stack)
+			await stack.remove();
+	});
+	afterEach(() => {
+		// Never leave a worker stopped, whatever failed.
+		signalAll(stopped.filter(alive), 'SIGCONT');
+		stopped = [];
+		closeAll();
+	});
+
+	test('a batch holding a bad packet, a not-friends, a too-long and ' +
+	    'a bad-request send answers each right and stores the good ones',
+	    { timeout: 60000 }, async () => {
+		const [a, b, stranger] = await newUsers(3);
+		await befriend(a, b);
+		const plugs = await Promise.all([0, 1, 2, 3].map(() =>
+		    loggedIn('ws', a)));
+		const mix = await Promise.all(Array.from({ length: 10 },
+		    (_, i) => loggedIn(i % 2 ? 'tcp' : 'ws', a)));
+		await untilOffline(mix[0], a, b);
+
+		// Every worker of the daemon stopped: the plugs take the
+		// main lane's connections, and what comes next piles up.
+		stopped = daemonWorkers();
+		assert.equal(stopped.length, 6, 'workers + login_workers');
+		signalAll(stopped, 'SIGSTOP');
+		for (const c of plugs)
+			c.send({ command: 'list_friend', id: a.id });
+		await sleep(300);
+		mix[0].sendText('{"command":"send_message", not json');
+		mix[1].send({ command: 'send_message', src: a.id,
+		    dst: stranger.id, message: 'to a stranger' });
+		mix[2].send({ command: 'send_message', src: a.id, dst: b.id,
+		    message: 'x'.repeat(1950) });
+		mix[3].send({ command: 'send_message', src: a.id,
+		    message: 'no dst' });
+		for (let i = 4; i < mix.length; i++)
+			mix[i].send({ command: 'send_message', src: a.id,
+			    dst: b.id, message: `good ${i}` });
+		await sleep(300);
+		signalAll(stopped, 'SIGCONT');
+		stopped = [];
+
+		for (const c of plugs)
+			assertSuccess(await c.next(), 'list_friend_return');
+		assertError(await mix[0].next(), 'bad json');
+		assertFail(await mix[1].next(), 'send_message_return',
+		    'not friends');
+		assertFail(await mix[2].next(), 'send_message_return',
+		    'message too long');
+		assertError(await mix[3].next(), 'bad request');
+		for (let i = 4; i < mix.length; i++)
+			assertSuccess(await mix[i].next(), 'send_message_return',
+			    `good ${i}`);
+
+		// Only the good ones were stored, each once.
+		const cb = await loggedIn('ws', b);
+		assert.deepEqual(cb.backlog.map((p) => p.message).sort(),
+		    Array.from({ length: mix.length - 4 },
+		    (_, i) => `good ${i + 4}`).sort());
+	});
+
+	test('one connection\'s pipelined packets in a batch keep their ' +
+	    'order, and a logout among them holds for the ones after it',
+	    { timeout: 60000 }, async () => {
+		const [a, b] = await newUsers(2);
+		await befriend(a, b);
+		const cb = await loggedIn('tcp', b);
+		const ca = await loggedIn('ws', a);
+		stopped = daemonWorkers();
+		signalAll(stopped, 'SIGSTOP');
+		for (let i = 0; i < 5; i++)
+			ca.send({ command: 'send_message', src: a.id, dst: b.id,
+			    message: `before ${i}` });
+		ca.send({ command: 'logout', id: a.id });
+		ca.send({ command: 'send_message', src: a.id, dst: b.id,
+		    message: 'after logout' });
+		await sleep(300);
+		signalAll(stopped, 'SIGCONT');
+		stopped = [];
+		for (let i = 0; i < 5; i++)
+			assertSuccess(await ca.next(), 'send_message_return');
+		assertSuccess(await ca.next(), 'logout_return');
+		assertFail(await ca.next(), 'send_message_return',
+		    'not logged in');
+		for (let i = 0; i < 5; i++)
+			assert.equal((await cb.next()).message, `before ${i}`);
+		// Nothing after the logout reached b: it would come live.
+		await assert.rejects(cb.next(1000), /no packet/,
+		    'a packet sent after the logout was delivered');
+	});
+
+	test('/api/health and /api/logon answer while every worker of the ' +
+	    'daemon is stopped, and a login waiting meanwhile is answered ' +
+	    'after', { timeout: 60000 }, async () => {
+		const [u] = await newUsers(1);
+		const c = await connect('ws');
+		stopped = daemonWorkers();
+		signalAll(stopped, 'SIGSTOP');
+		c.send({ command: 'login', id: u.id, password: u.password });
+		const health = await http('GET', '/api/health');
+		assert.equal(health.status, 200);
+		const r = await http('POST', '/api/logon', {
+			headers: { 'Content-Type': 'application/json' },
+			body: JSON.stringify({ command: 'logon',
+			    username: uniqueName(), password: randomPassword() }),
+		});
+		assert.equal(r.status, 200);
+		assertSuccess(r.json, 'logon_return');
+		await assert.rejects(c.next(500), /no packet/,
+		    'the login was answered while its workers were stopped');
+		signalAll(stopped, 'SIGCONT');
+		stopped = [];
+		const p = await c.next();
+		assertSuccess(p, 'login_return');
+	});
+
+	for (const run of [1, 2]) {
+		test(`run ${run}: a worker killed while batches are in flight, ` +
+		    'the recipient offline: every acknowledged message is in ' +
+		    'storage and arrives at login; repeats keep their msg_id',
+		    { timeout: 120000 }, async (t) => {
+			const senders = 4;
+			const perSender = 150;
+			const [a, b] = await newUsers(2);
+			await befriend(a, b);
+			const conns = await Promise.all(Array.from(
+			    { length: senders }, () => loggedIn('tcp', a)));
+			await untilOffline(conns[0], a, b);
+			const workersBefore = daemonWorkers();
+
+			const acked = [];
+			const failed = [];
+			let answered = 0;
+			let victim = null;
+			const readers = conns.map(async (c, s) => {
+				for (let i = 0; i < perSender; i++)
+					c.send({ command: 'send_message', src: a.id,
+					    dst: b.id, message: `k ${s} ${i}` });
+				for (let i = 0; i < perSender; i++) {
+					const p = await c.next(30000);
+					answered++;
+					if (p.status === 'success')
+						acked.push(`k ${s} ${i}`);
+					else {
+						assertFail(p, 'send_message_return',
+						    'server error');
+						failed.push(`k ${s} ${i}`);
+					}
+					if (victim === null &&
+					    answered >= senders * perSender / 3) {
+						victim = busyWorker(workersBefore);
+						process.kill(victim, 'SIGKILL');
+					}
+				}
+			});
+			await Promise.all(readers);
+			assert.ok(victim !== null, 'no worker was killed');
+			await until(() => !alive(victim), 'the victim to die');
+
+			// b was offline throughout: what it gets comes from the
+			// database alone.
+			const cb = await loggedIn('ws', b);
+			const byId = new Map();
+			let duplicates = 0;
+			for (const p of cb.backlog) {
+				assert.equal(p.command, 'send_message');
+				if (byId.has(p.msg_id)) {
+					duplicates++;
+					assert.equal(byId.get(p.msg_id), p.message);
+				}
+				byId.set(p.msg_id, p.message);
+			}
+			const got = new Set(byId.values());
+			const missing = acked.filter((m) => !got.has(m));
+			const sent = new Set([...acked, ...failed]);
+			const foreign = [...got].filter((m) => !sent.has(m));
+			const figures = `sent ${senders * perSender}, ` +
+			    `acknowledged ${acked.length}, server error ` +
+			    `${failed.length}, stored ${got.size}, duplicates ` +
+			    `${duplicates}, missing ${missing.length}`;
+			t.diagnostic(figures);
+			console.log(`batches: ${figures}`);
+			assert.deepEqual(missing, [], 'acknowledged, not stored');
+			assert.deepEqual(foreign, []);
+			assert.ok(duplicates === 0, 'a fetch sent a message twice');
+			// Each sender's messages are stored in the order sent.
+			for (let s = 0; s < senders; s++) {
+				const order = cb.backlog.map((p) => p.message)
+				    .filter((m) => m.startsWith(`k ${s} `))
+				    .map((m) => Number(m.split(' ')[2]));
+				assert.deepEqual(order, order.slice()
+				    .sort((x, y) => x - y), `sender ${s} reordered`);
+			}
+		});
+	}
+});
