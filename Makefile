@@ -11,13 +11,19 @@ CC	?= cc
 HTTP_PORT ?= 8080
 TCP_PORT  ?= 9000
 
+# Each program links only what it uses: the daemon needs no database,
+# FastCGI server or hashing library, the workers no event loop.
 PKGS	 = fcgi libcjson libmariadb libevent openssl libsodium
+DAEMON_PKGS = libcjson libevent openssl
+APP_PKGS = fcgi libcjson libmariadb libsodium
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wwrite-strings -Wformat=2
 CFLAGS	?= -O2 -g
 ALL_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) $(CFLAGS) -Icommon \
 	   $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 LDLIBS	 = $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lwslay
+DAEMON_LIBS = $(shell pkg-config --libs $(DAEMON_PKGS) 2>/dev/null) -lwslay
+APP_LIBS = $(shell pkg-config --libs $(APP_PKGS) 2>/dev/null)
 
 ifeq ($(SAN),1)
 B	 = build/san
@@ -85,10 +91,10 @@ BENCH_OBJS  = $(patsubst %.c,$(B)/obj/%.o,$(BENCH_SRCS) $(COMMON_SRCS))
 all: $(B)/push_daemon $(B)/fcgi_app
 
 $(B)/push_daemon: $(DAEMON_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
 
 $(B)/fcgi_app: $(APP_OBJS)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(APP_LIBS)
 
 $(B)/bench: $(BENCH_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread -lm
