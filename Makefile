@@ -33,7 +33,7 @@ else
 B	 = build
 endif
 
-COMMON_SRCS = common/log.c common/config.c
+COMMON_SRCS = common/log.c common/config.c common/sockperm.c
 
 # push_daemon/: the event loop that holds every client connection.
 DAEMON_SRCS = push_daemon/main.c push_daemon/listen.c push_daemon/conn.c \

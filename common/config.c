@@ -31,6 +31,10 @@ const struct config_entry config_table[] = {
 	    "Unix socket the daemon takes nginx's WebSocket proxy on"),
 	STR_ENTRY(tcp_socket, "var/run/tcp.sock",
 	    "Unix socket the daemon takes nginx's stream proxy on"),
+	STR_ENTRY(socket_group, "",
+	    "group that may connect to ws_socket, tcp_socket and api_socket "
+	    "(nginx's, e.g. www-data); empty: the service's own group. "
+	    "fcgi_socket is the service's user's alone"),
 	STR_ENTRY(node_name, "node1",
 	    "name of this node in presence rows"),
 

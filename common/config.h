@@ -18,6 +18,7 @@ struct config {
 	char	api_socket[SOCKET_PATH_MAX];	/* workers: nginx /api/ */
 	char	ws_socket[SOCKET_PATH_MAX];	/* daemon: nginx /ws proxy */
 	char	tcp_socket[SOCKET_PATH_MAX];	/* daemon: nginx stream proxy */
+	char	socket_group[64];		/* nginx's, for its sockets */
 	char	node_name[64];			/* names this node's rows */
 
 	/* database */

@@ -6,12 +6,13 @@
  * push daemon's batches and carries identities, so it is the service
  * user's alone (0600); the daemon keeps one connection open to each of its
  * workers + login_workers workers there.  api_socket takes nginx's /api/
- * requests, which can never name a session, from its own api_workers, so
- * a busy daemon never starves /api/ and the other way round.  It never serves a request
- * itself.  Signals are taken synchronously with sigtimedwait(), so there is
- * no handler and no race between "a child died" and "stop".  Children are
- * signalled by PID, never by process group: the master may share its group
- * with the script that started it.
+ * requests, which can never name a session, from its own api_workers
+ * (0660, socket_group: nginx's), so a busy daemon never starves /api/ and
+ * the other way round.  It never serves a request itself.  Signals are
+ * taken synchronously with sigtimedwait(), so there is no handler and no
+ * race between "a child died" and "stop".  Children are signalled by PID,
+ * never by process group: the master may share its group with the script
+ * that started it.
  */
 #include <sys/prctl.h>
 #include <sys/socket.h>
@@ -31,6 +32,7 @@
 
 #include "fcgi_app.h"
 #include "log.h"
+#include "sockperm.h"
 
 #define WORKERS_MAX		256	/* config.c's bound */
 #define RESTART_DELAY		1	/* s, after a worker died young */
@@ -74,27 +76,26 @@ socket_clear(const char *path)
 		fatal("unlink %s", path);
 }
 
-/*
- * The socket is made with mode already right (umask), so that nobody can
- * connect in the moment between bind() and a chmod().
- */
+/* group: who besides us may connect ("" for nobody); see sockperm.c. */
 static int
-socket_open(const struct config *cf, const char *path, mode_t mode)
+socket_open(const struct config *cf, const char *path, mode_t mode,
+    const char *group)
 {
-	struct sockaddr_un	sun;
-	mode_t			old;
-	int			fd;
+	struct sockaddr_un	 sun;
+	const char		*errstr;
+	mode_t			 old;
+	int			 fd;
 
 	if (strlen(path) >= sizeof(sun.sun_path))
 		fatalx("%s is too long for a Unix socket", path);
 	socket_clear(path);
-	old = umask(0777 & ~mode);
+	old = sockperm_umask();
 	fd = FCGX_OpenSocket(path, cf->fcgi_backlog);
 	umask(old);
 	if (fd < 0)
 		fatalx("cannot listen on %s", path);
-	if (chmod(path, mode) == -1)
-		fatal("chmod %s", path);
+	if (sockperm_set(path, mode, group, &errstr) == -1)
+		fatalx("%s: %s", path, errstr);
 	return fd;
 }
 
@@ -269,9 +270,10 @@ main(int argc, char **argv)
 		fatalx("cannot initialise password hashing");
 	if (FCGX_Init() != 0)
 		fatalx("FCGX_Init failed");
-	batch_fd = socket_open(&cf, cf.fcgi_socket, 0600);
-	/* nginx's workers run as another user and must be able to connect. */
-	api_fd = socket_open(&cf, cf.api_socket, 0666);
+	batch_fd = socket_open(&cf, cf.fcgi_socket, SOCKPERM_PRIVATE, "");
+	/* nginx's workers may run as another user, in socket_group. */
+	api_fd = socket_open(&cf, cf.api_socket, SOCKPERM_NGINX,
+	    cf.socket_group);
 	slots_init(&cf, batch_fd, api_fd);
 	master_run(&cf);
 	close(batch_fd);

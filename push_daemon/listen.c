@@ -17,6 +17,7 @@
 #include <event2/listener.h>
 
 #include "log.h"
+#include "sockperm.h"
 #include "push_daemon.h"
 
 #define LISTEN_BACKLOG		1024
@@ -109,7 +110,8 @@ static int
 listen_socket(const char *path, const char **errstr)
 {
 	struct sockaddr_un	sun;
-	int			fd;
+	mode_t			old;
+	int			fd, rc;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -123,9 +125,21 @@ listen_socket(const char *path, const char **errstr)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		goto fail;
-	/* nginx's workers may run as another user: anyone may connect. */
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    chmod(path, 0666) == -1 || listen(fd, LISTEN_BACKLOG) == -1)
+	/*
+	 * nginx's user alone may connect (socket_group): a local user who
+	 * could would write the PROXY line or X-Real-IP header itself.
+	 */
+	old = sockperm_umask();
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc == -1)
+		goto fail;
+	if (sockperm_set(path, SOCKPERM_NGINX, conf.socket_group,
+	    errstr) == -1) {
+		close(fd);
+		return -1;
+	}
+	if (listen(fd, LISTEN_BACKLOG) == -1)
 		goto fail;
 	return fd;
 fail:

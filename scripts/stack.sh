@@ -405,7 +405,9 @@ start() {
 	fi
 	rm -rf "$pid_dir"
 	mkdir -p "$run_dir" "$log_dir" "$pid_dir"
-	chmod 0755 "$run_dir"
+	# Ours alone: nothing in it is for other local users (nginx runs
+	# as this user here).
+	chmod 0700 "$run_dir"
 	# Leftovers of a stack that did not stop cleanly.
 	rm -f "$fcgi_sock" "$api_sock" "$ws_sock" "$tcp_sock"
 
