@@ -65,6 +65,13 @@ const struct config_entry config_table[] = {
 	    "packets per second per connection"),
 	INT_ENTRY(packet_burst, 1, 1000000, 100,
 	    "packets a connection may send in a burst"),
+	INT_ENTRY(account_packet_rate, 0, 1000000, 0,
+	    "packets per second per account, all its connections on this "
+	    "node together; 0 is packet_rate"),
+	INT_ENTRY(account_packet_burst, 0, 1000000, 0,
+	    "packets an account may send in a burst; 0 is packet_burst"),
+	INT_ENTRY(connections_per_address, 0, 1000000, 100,
+	    "client connections from one address at once; 0 is no limit"),
 	INT_ENTRY(output_max_kib, 16, 1048576, 1024,
 	    "output a slow client may have queued before it is closed"),
 	INT_ENTRY(max_connections, 1, 1000000, 19000,

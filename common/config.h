@@ -43,6 +43,9 @@ struct config {
 	int	ping_interval;			/* seconds of silence before ping */
 	int	packet_rate;			/* packets/s per connection */
 	int	packet_burst;			/* bucket size */
+	int	account_packet_rate;		/* per account; 0: packet_rate */
+	int	account_packet_burst;		/* 0: packet_burst */
+	int	connections_per_address;	/* at once; 0 no limit */
 	int	output_max_kib;			/* slow-client output cap */
 	int	max_connections;		/* daemon-wide */
 	int	proxy_protocol;			/* tcp_socket expects PROXY v1 */
