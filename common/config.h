@@ -32,9 +32,14 @@ struct config {
 	int	fcgi_backlog;			/* listen(2) backlog */
 	int	pwhash_opslimit;		/* argon2id passes */
 	int	pwhash_memlimit_kib;		/* argon2id memory */
-	int	login_failures_per_minute;	/* per id, known or not */
+	int	login_failures_per_minute;	/* per (id, address) */
+	int	login_failures_per_address;	/* per minute, any ids */
+	int	login_failures_per_id;		/* per hour, then backoff */
+	int	login_backoff_max;		/* seconds */
 	int	registrations_per_hour;		/* per client address; 0 off */
 	int	pending_requests_max;		/* friend requests per sender */
+	int	friend_requests_per_minute;	/* per sender, repeats count */
+	int	friend_requests_per_day;
 	int	bench_no_db;			/* bench only: skip the database */
 
 	/* push_daemon */
