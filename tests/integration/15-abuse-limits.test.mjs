@@ -15,7 +15,9 @@ import { execFileSync } from 'node:child_process';
 import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 
-import { TRANSPORTS, closeAll, connect, freshAddress } from '../lib/client.mjs';
+import {
+	TRANSPORTS, closeAll, connect, freshAddress, http,
+} from '../lib/client.mjs';
 import { assertError, assertFail, assertSuccess } from '../lib/expect.mjs';
 import { befriend, pool } from '../lib/friends.mjs';
 import { canStartOwnStack, startOwnStack } from '../lib/own-stack.mjs';
@@ -219,6 +221,29 @@ describe('abuse limits at their defaults', { skip: !canStartOwnStack() &&
 		for (const p of answers.filter((q) => q.status !== 'success'))
 			assertFail(p, 'logon_return', 'too many attempts');
 		assert.equal(new Set(ok.map((p) => p.id)).size, REGISTRATIONS);
+	});
+
+	// The only test here that registers from 127.0.0.1: node's fetch
+	// cannot pick its source address.
+	test('POST /api/logon counts against the address as a packet does: ' +
+	    'the 11th answers 200 with "too many attempts", and so does a ' +
+	    'WebSocket logon from the same address', async () => {
+		const post = () => http('POST', '/api/logon', {
+		    headers: { 'Content-Type': 'application/json' },
+		    body: JSON.stringify({ command: 'logon',
+			username: uniqueName(), password: randomPassword() }) });
+		for (let i = 0; i < REGISTRATIONS; i++) {
+			const r = await post();
+			assert.equal(r.status, 200);
+			assertSuccess(r.json, 'logon_return');
+		}
+		const r = await post();
+		assert.equal(r.status, 200);
+		assertFail(r.json, 'logon_return', 'too many attempts');
+		const c = await connect('ws', { from: '127.0.0.1' });
+		assertFail(await c.request({ command: 'logon',
+		    username: uniqueName(), password: randomPassword() }),
+		    'logon_return', 'too many attempts');
 	});
 
 	test('a forged X-Real-IP header does not give a WebSocket client ' +
