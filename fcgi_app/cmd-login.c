@@ -92,7 +92,7 @@ cmd_login_check(struct cmd_ctx *ctx, uint64_t id, int valid_id,
 	return 0;
 }
 
-/* Whether this attempt may go on to the hash; it has taken its slots. */
+/* Whether this attempt is refused before the hash; either way it counts. */
 static int
 cmd_login_throttled(struct cmd_ctx *ctx, uint64_t id, int *throttled)
 {
