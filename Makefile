@@ -42,7 +42,7 @@ DAEMON_SRCS = push_daemon/main.c push_daemon/listen.c push_daemon/conn.c \
 	   push_daemon/transport-tcp.c push_daemon/ws-handshake.c \
 	   push_daemon/transport-ws.c push_daemon/fcgi-client.c \
 	   push_daemon/upstream.c push_daemon/route.c push_daemon/deliver.c \
-	   push_daemon/pool.c
+	   push_daemon/pool.c push_daemon/addrlimit.c
 
 # fcgi_app/: the FastCGI workers that run every command.
 APP_SRCS = fcgi_app/main.c fcgi_app/worker.c fcgi_app/request.c \
@@ -69,7 +69,8 @@ test-cmd_SRCS = fcgi_app/cmd.c fcgi_app/cmd-logon.c fcgi_app/cmd-login.c \
 	   fcgi_app/cmd-list-friend.c fcgi_app/cmd-send-message.c \
 	   fcgi_app/cmd-ack.c fcgi_app/friend.c fcgi_app/friendlist.c \
 	   fcgi_app/notice.c
-UNIT_TESTS += test-friendlist
+UNIT_TESTS += test-friendlist test-addrlimit
+test-addrlimit_SRCS = push_daemon/addrlimit.c common/log.c
 test-friendlist_SRCS = fcgi_app/friendlist.c
 UNIT_TESTS += test-config
 test-config_SRCS = common/config.c common/log.c

@@ -61,11 +61,25 @@ const struct config_entry config_table[] = {
 	INT_ENTRY(pwhash_memlimit_kib, 8, 4194304, 65536,
 	    "argon2id memory in KiB (libsodium interactive: 65536)"),
 	INT_ENTRY(login_failures_per_minute, 1, 1000000, 5,
-	    "failed logins per id per minute before 'too many attempts'"),
-	INT_ENTRY(registrations_per_hour, 0, 1000000, 0,
+	    "login attempts per id from one client address per minute, "
+	    "before 'too many attempts' for that id from that address"),
+	INT_ENTRY(login_failures_per_address, 1, 1000000, 20,
+	    "login attempts from one client address per minute, any ids, "
+	    "before 'too many attempts' (password spraying)"),
+	INT_ENTRY(login_failures_per_id, 1, 1000000, 20,
+	    "failed logins per id per hour, from all addresses, past which "
+	    "addresses that failed for it wait a doubling delay"),
+	INT_ENTRY(login_backoff_max, 1, 86400, 600,
+	    "seconds: the longest such delay"),
+	INT_ENTRY(registrations_per_hour, 0, 1000000, 10,
 	    "registrations per client address per hour; 0 is no limit"),
 	INT_ENTRY(pending_requests_max, 1, 1000000, 100,
 	    "unanswered friend requests one account may have sent"),
+	INT_ENTRY(friend_requests_per_minute, 1, 1000000, 20,
+	    "friend requests one account may send per minute, repeats "
+	    "included, before 'rate limited'"),
+	INT_ENTRY(friend_requests_per_day, 1, 1000000, 200,
+	    "friend requests one account may send per day, repeats included"),
 	INT_ENTRY(bench_no_db, 0, 1, 0,
 	    "benchmark only: send_message skips the database (nothing stored)"),
 
@@ -79,6 +93,13 @@ const struct config_entry config_table[] = {
 	    "packets per second per connection"),
 	INT_ENTRY(packet_burst, 1, 1000000, 100,
 	    "packets a connection may send in a burst"),
+	INT_ENTRY(account_packet_rate, 0, 1000000, 0,
+	    "packets per second per account, all its connections on this "
+	    "node together; 0 is packet_rate"),
+	INT_ENTRY(account_packet_burst, 0, 1000000, 0,
+	    "packets an account may send in a burst; 0 is packet_burst"),
+	INT_ENTRY(connections_per_address, 0, 1000000, 100,
+	    "client connections from one address at once; 0 is no limit"),
 	INT_ENTRY(output_max_kib, 16, 1048576, 1024,
 	    "output a slow client may have queued before it is closed"),
 	INT_ENTRY(max_connections, 1, 1000000, 19000,

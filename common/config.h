@@ -36,9 +36,14 @@ struct config {
 	int	fcgi_backlog;			/* listen(2) backlog */
 	int	pwhash_opslimit;		/* argon2id passes */
 	int	pwhash_memlimit_kib;		/* argon2id memory */
-	int	login_failures_per_minute;	/* per id, known or not */
+	int	login_failures_per_minute;	/* per (id, address) */
+	int	login_failures_per_address;	/* per minute, any ids */
+	int	login_failures_per_id;		/* per hour, then backoff */
+	int	login_backoff_max;		/* seconds */
 	int	registrations_per_hour;		/* per client address; 0 off */
 	int	pending_requests_max;		/* friend requests per sender */
+	int	friend_requests_per_minute;	/* per sender, repeats count */
+	int	friend_requests_per_day;
 	int	bench_no_db;			/* bench only: skip the database */
 
 	/* push_daemon */
@@ -47,6 +52,9 @@ struct config {
 	int	ping_interval;			/* seconds of silence before ping */
 	int	packet_rate;			/* packets/s per connection */
 	int	packet_burst;			/* bucket size */
+	int	account_packet_rate;		/* per account; 0: packet_rate */
+	int	account_packet_burst;		/* 0: packet_burst */
+	int	connections_per_address;	/* at once; 0 no limit */
 	int	output_max_kib;			/* slow-client output cap */
 	int	max_connections;		/* daemon-wide */
 	int	proxy_protocol;			/* tcp_socket expects PROXY v1 */

@@ -2,7 +2,9 @@
  * add_friend: A (this connection) asks B (dst).  The gate has checked the
  * login, the field types and that src is A.  Details, first wins: no such
  * user, cannot add yourself, already friends, bad status, too many pending
- * requests.
+ * requests, and "rate limited" past friend_requests_per_minute or
+ * friend_requests_per_day (asking the same account again counts too: a
+ * repeat is delivered again, so it is as much spam as a new one).
  *
  * The request is stored and forwarded to every connection of B, which gets
  * it again at each login until it answers.  If B has already asked A, the
@@ -51,6 +53,24 @@ cmd_add_friend_mutual(struct cmd_ctx *ctx, const struct friend_request *a,
 }
 
 /*
+ * Whether A has used up its friend requests for the minute or the day.
+ * A's users row is locked (friend_lock), so A's asks are counted one
+ * after the other.
+ */
+static int
+cmd_add_friend_limited(struct cmd_ctx *ctx, uint64_t from, int *limited)
+{
+	const struct config	*cf = ctx->app->cf;
+	int			 minute, day;
+
+	if (db_friend_asks(ctx->app->db, from, &minute, &day) == -1)
+		return -1;
+	*limited = minute >= cf->friend_requests_per_minute ||
+	    day >= cf->friend_requests_per_day;
+	return 0;
+}
+
+/*
  * Stores or replaces A's request and forwards it to B, tracked by the
  * request's new id: a login fetch of B that already wrote it drops this
  * copy, and only this one.
@@ -60,7 +80,7 @@ cmd_add_friend_ask(struct cmd_ctx *ctx, struct friend_request *q)
 {
 	struct db	*db = ctx->app->db;
 	cJSON		*p;
-	int		 found, old, count, rc;
+	int		 found, old, count, limited, rc;
 
 	if ((found = db_request_get(db, q->from, q->to, &old)) == -1)
 		return CMD_ERROR;
@@ -71,6 +91,10 @@ cmd_add_friend_ask(struct cmd_ctx *ctx, struct friend_request *q)
 		if (count >= ctx->app->cf->pending_requests_max)
 			return cmd_fail(ctx, "too many pending requests");
 	}
+	if (cmd_add_friend_limited(ctx, q->from, &limited) == -1)
+		return CMD_ERROR;
+	if (limited)
+		return cmd_fail(ctx, "rate limited");
 	/*
 	 * Delete only a request that is there: a DELETE that finds nothing
 	 * takes a gap lock, and two add_friend transactions holding one on
@@ -79,6 +103,7 @@ cmd_add_friend_ask(struct cmd_ctx *ctx, struct friend_request *q)
 	 */
 	if ((found && db_request_delete(db, q->from, q->to) == -1) ||
 	    db_request_put(db, q) == -1 ||
+	    db_friend_ask_add(db, q->from) == -1 ||
 	    cmd_success(ctx) != CMD_OK)
 		return CMD_ERROR;
 	if ((p = notice_friend_request(q)) == NULL)

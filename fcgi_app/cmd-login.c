@@ -7,13 +7,21 @@
  *
  *   1. already logged in  -- needs neither the database nor a hash, and a
  *                            bound connection then cannot guess passwords;
- *   2. too many attempts  -- read before hashing; counted per id, known or
- *                            not, in the database so all workers share it;
+ *   2. too many attempts  -- decided before hashing, on counters in the
+ *                            database so that all workers share them;
  *   3. wrong id or password -- an unknown id is verified against a dummy
  *                            hash, so it costs and answers the same;
  *   4. account disabled   -- only told to who knows the password.
  *
- * A wrong password or unknown id counts a failure; success clears them.
+ * The throttle stops attackers without locking owners out (OWASP): the
+ * attempt takes a slot per (id, client address) and per address before
+ * the hash, atomically, so parallel tries get exactly the limit, and
+ * spraying many ids from one address is cut off too.  Failures of an id
+ * from every address add up to a backoff that holds back only the
+ * addresses that failed for it: the owner, from an address that has not,
+ * is never refused because of another's.  Ids are counted known or not,
+ * so the answers never tell which exist.  Success forgets the failures
+ * of that id from that address.
  *
  * Success answers, in order (docs/ARCHITECTURE.md, Delivery): bind,
  * login_return, fetch.  What waits for the account is sent by that fetch
@@ -84,12 +92,33 @@ cmd_login_check(struct cmd_ctx *ctx, uint64_t id, int valid_id,
 	return 0;
 }
 
+/* Whether this attempt is refused before the hash; either way it counts. */
+static int
+cmd_login_throttled(struct cmd_ctx *ctx, uint64_t id, int *throttled)
+{
+	const struct config	*cf = ctx->app->cf;
+	struct login_count	 lc;
+
+	if (db_login_attempt(ctx->app->db, id, ctx->session->remote_addr,
+	    &lc) == -1)
+		return -1;
+	*throttled = lc.id_addr > cf->login_failures_per_minute ||
+	    lc.addr > cf->login_failures_per_address || lc.delayed;
+	if (*throttled)
+		log_debug("%s: conn %" PRIu64 ": login to %" PRIu64 " held back"
+		    " (%d, %d, %d)", __func__, ctx->session->conn_id, id,
+		    lc.id_addr, lc.addr, lc.delayed);
+	return 0;
+}
+
 static enum cmd_retval
 cmd_login_exec(struct cmd_ctx *ctx)
 {
+	struct db	*db = ctx->app->db;
+	const char	*addr = ctx->session->remote_addr;
 	struct account	 a;
 	uint64_t	 id = 0;
-	int		 valid_id, failures, ok;
+	int		 valid_id, throttled, ok;
 
 	memset(&a, 0, sizeof(a));
 	if (ctx->session->account != 0)
@@ -97,24 +126,26 @@ cmd_login_exec(struct cmd_ctx *ctx)
 	valid_id = packet_get_id(ctx->packet, "id", &id) == PACKET_ID_OK;
 
 	/* A malformed id names nobody; it is counted as id 0. */
-	if (db_login_failures(ctx->app->db, id, &failures) == -1)
+	if (cmd_login_throttled(ctx, id, &throttled) == -1)
 		return CMD_ERROR;
-	if (failures >= ctx->app->cf->login_failures_per_minute)
+	if (throttled)
 		return cmd_fail(ctx, "too many attempts");
 
 	if (cmd_login_check(ctx, id, valid_id, &a, &ok) == -1)
 		return CMD_ERROR;
 	if (!ok) {
-		if (db_login_failure_add(ctx->app->db, id) == -1)
+		if (db_login_failed(db, id, addr) == -1)
 			return CMD_ERROR;
 		log_debug("%s: conn %" PRIu64 ": login to %" PRIu64 " failed",
 		    __func__, ctx->session->conn_id, id);
 		return cmd_fail(ctx, "wrong id or password");
 	}
+	/* The password was right: whoever typed it is no attacker. */
+	if (db_login_succeeded(db, id, addr) == -1)
+		log_warnx("%s: attempts of %" PRIu64 " not cleared", __func__,
+		    id);
 	if (a.disabled)
 		return cmd_fail(ctx, "account disabled");
-	if (db_login_failures_clear(ctx->app->db, id) == -1)
-		log_warnx("%s: failures of %" PRIu64 " not cleared", __func__, id);
 	log_debug("%s: conn %" PRIu64 " logged in as %" PRIu64, __func__,
 	    ctx->session->conn_id, id);
 	return cmd_login_success(ctx, &a);

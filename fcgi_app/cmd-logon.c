@@ -1,7 +1,9 @@
 /*
  * logon: register an account.  The checks that cost nothing come first;
- * the per-address throttle is read before the slow hash so that a flood of
- * registrations cannot keep the workers busy hashing.
+ * the per-address throttle (registrations_per_hour, on by default) takes
+ * its slot before the slow hash, in one statement that counts and tells
+ * the count, so that a flood of registrations, parallel or not, can
+ * neither pass the limit nor keep the workers busy hashing.
  */
 #include <inttypes.h>
 #include <stdio.h>
@@ -29,7 +31,11 @@ const struct cmd_entry cmd_logon_entry = {
 	.exec = cmd_logon_exec,
 };
 
-/* Whether this address has used up its registrations for the hour. */
+/*
+ * Whether this address has used up its registrations for the hour.  A
+ * refused attempt takes a slot too, which only keeps the address refused
+ * until the hour is over.
+ */
 static int
 cmd_logon_throttled(struct cmd_ctx *ctx, int *throttled)
 {
@@ -37,12 +43,13 @@ cmd_logon_throttled(struct cmd_ctx *ctx, int *throttled)
 	int	count;
 
 	*throttled = 0;
-	if (limit == 0)
+	/* No address known: all such clients are not one address. */
+	if (limit == 0 || ctx->session->remote_addr[0] == '\0')
 		return 0;
-	if (db_registrations(ctx->app->db, ctx->session->remote_addr,
+	if (db_registration_add(ctx->app->db, ctx->session->remote_addr,
 	    &count) == -1)
 		return -1;
-	*throttled = count >= limit;
+	*throttled = count > limit;
 	return 0;
 }
 
@@ -92,10 +99,6 @@ cmd_logon_exec(struct cmd_ctx *ctx)
 		return CMD_ERROR;
 	if (db_account_create(ctx->app->db, username, hash, &id) == -1)
 		return CMD_ERROR;
-	/* The account exists now: a failed count only loosens the limit. */
-	if (ctx->app->cf->registrations_per_hour != 0 &&
-	    db_registration_add(ctx->app->db, ctx->session->remote_addr) == -1)
-		log_warnx("%s: registration not counted", __func__);
 	log_debug("%s: account %" PRIu64 " registered", __func__, id);
 	return cmd_logon_success(ctx, id);
 }

@@ -209,17 +209,31 @@ struct account {
 
 int		 db_library_init(void);
 void		 db_library_end(void);
+/*
+ * What one login attempt is up against (db-throttle.c): counts of the
+ * current minute, this attempt included.
+ */
+struct login_count {
+	int		id_addr;		/* this id from this address */
+	int		addr;			/* this address, any id; 0: "" */
+	int		delayed;		/* held back by the id's backoff */
+};
+
 struct db	*db_open(const struct config *);
 void		 db_close(struct db *);
 int		 db_ping(struct db *);
 int		 db_account_create(struct db *, const char *username,
 		    const char *hash, uint64_t *id);
 int		 db_account_get(struct db *, uint64_t, struct account *);
-int		 db_login_failures(struct db *, uint64_t, int *count);
-int		 db_login_failure_add(struct db *, uint64_t);
-int		 db_login_failures_clear(struct db *, uint64_t);
-int		 db_registrations(struct db *, const char *addr, int *count);
-int		 db_registration_add(struct db *, const char *addr);
+int		 db_login_attempt(struct db *, uint64_t, const char *addr,
+		    struct login_count *);
+int		 db_login_failed(struct db *, uint64_t, const char *addr);
+int		 db_login_succeeded(struct db *, uint64_t, const char *addr);
+int		 db_registration_add(struct db *, const char *addr,
+		    int *count);
+int		 db_friend_asks(struct db *, uint64_t from, int *minute,
+		    int *day);
+int		 db_friend_ask_add(struct db *, uint64_t from);
 int		 db_begin(struct db *);
 int		 db_commit(struct db *);
 void		 db_rollback(struct db *);

@@ -249,6 +249,7 @@ conn_close(struct conn *c, const char *reason)
 	deliver_close(c);
 	conn_notify_closed(c);
 	online_remove(c);
+	addrlimit_release(c);
 	conn_set_state(c, CONN_CLOSED);
 	conn_drop_queue(c);
 	if (c->login_timer != NULL)
@@ -360,16 +361,22 @@ conn_pause(struct conn *c)
 	bufferevent_disable(c->bev, EV_READ);
 }
 
-/* A decoded packet: it waits its turn, rate limited on arrival. */
+/*
+ * A decoded packet: it waits its turn, rate limited on arrival, per
+ * connection and, once logged in, per account.
+ */
 void
 conn_packet(struct conn *c, enum packet_kind kind, const char *data,
     size_t len)
 {
 	struct packet	*p;
+	double		 now = conn_now();
 
 	if (c->state >= CONN_CLOSING)
 		return;
-	if (kind == PACKET_DATA && !ratelimit_take(&c->bucket, conn_now()))
+	/* The account's bucket is shared by all its connections here. */
+	if (kind == PACKET_DATA && (!ratelimit_take(&c->bucket, now) ||
+	    !online_take(c, now)))
 		kind = PACKET_RATE_LIMITED;
 	if ((p = packet_new(kind, data, len)) == NULL) {
 		conn_close(c, "out of memory");

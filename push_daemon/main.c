@@ -73,6 +73,7 @@ main_run(void)
 		fatalx("event_base_new");
 	conn_init(conf.max_connections);
 	online_init(conf.max_connections);
+	addrlimit_init(conf.max_connections);
 	upstream_init();
 	sigterm = evsignal_new(base, SIGTERM, main_signal, NULL);
 	sigint = evsignal_new(base, SIGINT, main_signal, NULL);
@@ -94,6 +95,7 @@ main_run(void)
 	upstream_shutdown();
 	linger_shutdown();
 	online_shutdown();
+	addrlimit_shutdown();
 	event_free(sigterm);
 	event_free(sigint);
 	event_base_free(base);

@@ -2,6 +2,13 @@
  * Who is online here: account id -> the connections bound to it.  A hash
  * table sized once for max_connections, chained, with one entry per
  * account holding its list; an entry goes when its last connection does.
+ *
+ * The entry also holds the account's token bucket (account_packet_rate),
+ * which every packet of its connections takes from beside its own
+ * connection's: opening more connections then buys no more throughput.
+ * It starts full when the account's first connection binds; an account
+ * that leaves and comes back gets a new one, but only through a login,
+ * which costs a password hash and is throttled itself.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +19,7 @@
 struct online_entry {
 	char			 account[ACCOUNT_MAX];
 	struct conn_list	 conns;		/* not owned */
+	struct ratelimit	 bucket;	/* all its packets */
 	LIST_ENTRY(online_entry) chain;
 };
 LIST_HEAD(online_bucket, online_entry);
@@ -66,6 +74,10 @@ online_add(struct conn *c)
 			return -1;
 		memcpy(e->account, c->account, sizeof(e->account));
 		LIST_INIT(&e->conns);
+		ratelimit_init(&e->bucket, conf.account_packet_rate != 0 ?
+		    conf.account_packet_rate : conf.packet_rate,
+		    conf.account_packet_burst != 0 ?
+		    conf.account_packet_burst : conf.packet_burst, conn_now());
 		LIST_INSERT_HEAD(&online_table[online_hash(e->account)], e,
 		    chain);
 	}
@@ -88,6 +100,18 @@ online_remove(struct conn *c)
 		LIST_REMOVE(e, chain);
 		free(e);
 	}
+}
+
+/*
+ * One token of the bucket of c's account: 1 if the packet may go on.  A
+ * connection that is not bound has no account to count against.
+ */
+int
+online_take(const struct conn *c, double now)
+{
+	if (c->online == NULL)
+		return 1;
+	return ratelimit_take(&c->online->bucket, now);
 }
 
 /* The first connection of account; walk on with LIST_NEXT(c, online_entry). */

@@ -226,6 +226,7 @@ struct conn {
 	struct event		*login_timer;	/* owned */
 	const char		*close_reason;	/* static; once CLOSING */
 	struct online_entry	*online;	/* online.c's entry, if bound */
+	int			 addr_counted;	/* addrlimit.c counts remote */
 
 	/* deliver.c: fetch hold-back, tracked sends, written reports */
 	uint64_t		 out_sent;	/* bytes ever written to the socket */
@@ -289,7 +290,17 @@ void		 online_init(int max);
 void		 online_shutdown(void);
 int		 online_add(struct conn *);
 void		 online_remove(struct conn *);
+int		 online_take(const struct conn *, double now);
 struct conn	*online_first(const char *account);
+
+/* addrlimit.c: connections per client address */
+void	 addrlimit_init(int max);
+void	 addrlimit_shutdown(void);
+u_int	 addrlimit_count(const char *);
+int	 addrlimit_add(const char *, int limit);
+void	 addrlimit_remove(const char *);
+int	 addrlimit_admit(struct conn *);
+void	 addrlimit_release(struct conn *);
 
 /* listen.c */
 int	 listen_open(const char *path, const struct transport *);

@@ -54,7 +54,7 @@ tcp_proxy(struct conn *c, struct evbuffer *in)
 	evbuffer_drain(in, used);
 	memcpy(c->remote, addr, sizeof(c->remote));
 	conn_set_state(c, CONN_LOGGED_OUT);
-	return 0;
+	return addrlimit_admit(c);
 }
 
 /* A bad Length: answered in turn, then closed; the rest is not read. */

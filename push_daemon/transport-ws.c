@@ -221,7 +221,8 @@ ws_upgrade(struct conn *c, const struct ws_handshake *hs)
 	st->last_rx = conn_now();
 	evtimer_add(st->ping_timer, &tv);
 	conn_set_state(c, CONN_LOGGED_OUT);
-	return 0;
+	/* After the 101, so that a refusal can be sent as a packet. */
+	return addrlimit_admit(c);
 }
 
 /* The upgrade request; 0 once done, -1 while waiting or closed. */

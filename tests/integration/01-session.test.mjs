@@ -3,7 +3,7 @@
 import assert from 'node:assert/strict';
 import { after, afterEach, describe, test } from 'node:test';
 
-import { TRANSPORTS, closeAll, connect } from '../lib/client.mjs';
+import { TRANSPORTS, closeAll, connect, freshAddress } from '../lib/client.mjs';
 import { assertFail, assertSuccess, pick } from '../lib/expect.mjs';
 import {
 	logon, login, loggedIn, newUser, randomPassword, uniqueName, unknownId,
@@ -176,7 +176,7 @@ for (const transport of TRANSPORTS) {
 		test('a wrong password and an unknown id get the same answer',
 		    async () => {
 			const u = await newUser({ transport });
-			const c = await connect(transport);
+			const c = await connect(transport, { from: freshAddress() });
 			const wrong = await c.request({ command: 'login', id: u.id,
 			    password: 'not the password' });
 			const unknown = await c.request({ command: 'login',
@@ -190,7 +190,7 @@ for (const transport of TRANSPORTS) {
 		    'a wrong password', async () => {
 			// Such ids name nobody; the server may count their failures
 			// together (as one id), so the throttle may answer instead.
-			const c = await connect(transport);
+			const c = await connect(transport, { from: freshAddress() });
 			for (const id of ['abc', '-1', '007']) {
 				const p = await c.request({ command: 'login', id,
 				    password: 'whatever1' });
@@ -223,14 +223,17 @@ for (const transport of TRANSPORTS) {
 		});
 	});
 
+	// Each test comes from an address of its own (nginx passes it on as
+	// for any client): the counters are per id and address, and per
+	// address; 15-abuse-limits has the rest (spraying, the backoff, races).
 	describe(`${transport}: failed-login throttle`, () => {
 		afterEach(closeAll);
 
-		test('the 6th failed login within a minute for a known id fails ' +
-		    'with "too many attempts", even with the right password',
-		    async () => {
+		test('the 6th login within a minute for a known id from one ' +
+		    'address fails with "too many attempts", even with the right ' +
+		    'password', async () => {
 			const u = await newUser({ transport });
-			const c = await connect(transport);
+			const c = await connect(transport, { from: freshAddress() });
 			for (let i = 1; i <= 5; i++) {
 				const p = await c.request({ command: 'login', id: u.id,
 				    password: `wrong password ${i}` });
@@ -245,10 +248,10 @@ for (const transport of TRANSPORTS) {
 			assertFail(p, 'login_return', 'too many attempts');
 		});
 
-		test('the 6th failed login within a minute for an unknown id ' +
-		    'fails with "too many attempts"', async () => {
+		test('the 6th login within a minute for an unknown id from one ' +
+		    'address fails with "too many attempts"', async () => {
 			const id = unknownId();
-			const c = await connect(transport);
+			const c = await connect(transport, { from: freshAddress() });
 			for (let i = 1; i <= 5; i++) {
 				const p = await c.request({ command: 'login', id,
 				    password: `wrong password ${i}` });
@@ -260,31 +263,64 @@ for (const transport of TRANSPORTS) {
 			assertFail(p, 'login_return', 'too many attempts');
 		});
 
-		test('failures counted on several connections add up', async () => {
+		test('failures from one address on several connections and both ' +
+		    'transports add up', async () => {
 			const u = await newUser({ transport });
+			const from = freshAddress();
 			for (let i = 1; i <= 5; i++) {
-				const c = await connect(i % 2 ? 'ws' : 'tcp');
+				const c = await connect(i % 2 ? 'ws' : 'tcp', { from });
 				const p = await c.request({ command: 'login', id: u.id,
 				    password: `wrong password ${i}` });
 				assert.equal(p.detail, 'wrong id or password');
 				c.close();
 			}
-			const c = await connect(transport);
+			const c = await connect(transport, { from });
 			const p = await c.request({ command: 'login', id: u.id,
 			    password: 'wrong password 6' });
 			assertFail(p, 'login_return', 'too many attempts');
 		});
 
+		test('an id throttled from one address still logs in from ' +
+		    'another', async () => {
+			const u = await newUser({ transport });
+			const c = await connect(transport, { from: freshAddress() });
+			for (let i = 1; i <= 6; i++)
+				await c.request({ command: 'login', id: u.id,
+				    password: `wrong password ${i}` });
+			assertFail(await c.request({ command: 'login', id: u.id,
+			    password: u.password }), 'login_return',
+			    'too many attempts');
+			const d = await connect(transport, { from: freshAddress() });
+			await login(d, u);
+		});
+
+		test('a success from an address forgets its failures there',
+		    async () => {
+			const u = await newUser({ transport });
+			const from = freshAddress();
+			for (let round = 0; round < 2; round++) {
+				const c = await connect(transport, { from });
+				for (let i = 1; i <= 4; i++)
+					assertFail(await c.request({ command: 'login',
+					    id: u.id, password: `wrong password ${i}` }),
+					    'login_return', 'wrong id or password',
+					    `round ${round}, attempt ${i}`);
+				await login(c, u);
+				c.close();
+			}
+		});
+
 		test('a throttled id does not slow down another id', async () => {
 			const u = await newUser({ transport });
 			const other = await newUser({ transport });
+			const from = freshAddress();
 			// How long a login of other takes before any throttle.
-			const before = await connect(transport);
+			const before = await connect(transport, { from });
 			let start = Date.now();
 			await login(before, other);
 			const base = Date.now() - start;
 			before.close();
-			const c = await connect(transport);
+			const c = await connect(transport, { from });
 			for (let i = 1; i <= 6; i++)
 				await c.request({ command: 'login', id: u.id,
 				    password: `wrong password ${i}` });

@@ -7,14 +7,22 @@
 //                    that look at processes or the database; optional
 //
 //   const c = await connect('ws');         // or 'tcp'
+//   const d = await connect('tcp', { from: freshAddress() });
 //   c.send({command: 'logon', ...});       // an object is sent as JSON
 //   const p = await c.next();              // the next packet, parsed
 //   const p2 = await c.request({...});     // send, then next()
 //   const {code} = await c.closed();       // the server closed it
 //
+// A connection comes from 127.0.0.1 unless `from` names another loopback
+// address (all of 127.0.0.0/8 is the loopback interface on Linux): nginx
+// then sees that client address and passes it on as it would a real
+// client's (X-Real-IP on /ws, the PROXY line on TCP), so the tests of the
+// per-address limits go through the same path as production traffic.
+//
 // A packet is one WebSocket message or one length-prefixed TCP packet
 // (int32 little-endian Length, then Length bytes).  Waits reject after a
 // timeout, so a test never hangs on a missing answer.
+import crypto from 'node:crypto';
 import net from 'node:net';
 import { WebSocket } from 'ws';
 
@@ -241,15 +249,30 @@ class TcpClient extends Client {
 
 const open = new Set();
 
-// Opens a connection through nginx: 'ws' or 'tcp'.  opts.autoPong false
-// makes a WebSocket that never answers the server's pings.
-export function connect(transport, timeout = DEFAULT_TIMEOUT, opts = {}) {
+// A random loopback address other than 127.0.0.1: one of 16 million, so a
+// test's per-address counters start from zero (the database outlives
+// each test file) without any two files having to agree.
+export function freshAddress() {
+	const r = crypto.randomInt(254 * 256 * 254);
+	return `127.${1 + Math.floor(r / (256 * 254))}.` +
+	    `${Math.floor(r / 254) % 256}.${1 + r % 254}`;
+}
+
+// Opens a connection through nginx: 'ws' or 'tcp'; opts.from is the
+// client address (a 127.x.y.z), opts.headers extra headers of the
+// WebSocket upgrade, opts.timeout how long to wait, opts.autoPong false
+// a WebSocket that never answers the server's pings.  The old form
+// connect(transport, timeout, opts) still works.
+export function connect(transport, opts = {}, more = {}) {
+	if (typeof opts === 'number' || opts === undefined)
+		opts = { ...more, timeout: opts ?? DEFAULT_TIMEOUT };
+	const { from, headers, timeout = DEFAULT_TIMEOUT } = opts;
 	return new Promise((resolve, reject) => {
 		const timer = setTimeout(() => reject(new Error(
 		    `${transport}: no connection within ${timeout} ms`)), timeout);
 		if (transport === 'ws') {
 			const ws = new WebSocket(`ws://${HTTP.host}:${HTTP.port}/ws`,
-			    { perMessageDeflate: false,
+			    { perMessageDeflate: false, localAddress: from, headers,
 			    autoPong: opts.autoPong ?? true });
 			ws.once('open', () => {
 				clearTimeout(timer);
@@ -259,7 +282,8 @@ export function connect(transport, timeout = DEFAULT_TIMEOUT, opts = {}) {
 			});
 			ws.once('error', (e) => { clearTimeout(timer); reject(e); });
 		} else if (transport === 'tcp') {
-			const sock = net.connect(TCP.port, TCP.host);
+			const sock = net.connect({ port: TCP.port, host: TCP.host,
+			    localAddress: from });
 			sock.once('connect', () => {
 				clearTimeout(timer);
 				const c = new TcpClient(sock);

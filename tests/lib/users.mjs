@@ -31,11 +31,13 @@ export async function logon(c, username, password) {
 	return p.id;
 }
 
-// Registers a new account over a short-lived connection.
-export async function newUser({ transport = 'ws', username, password } = {}) {
+// Registers a new account over a short-lived connection, from the client
+// address `from` if given (see client.mjs).
+export async function newUser({ transport = 'ws', username, password,
+    from } = {}) {
 	username ??= uniqueName();
 	password ??= randomPassword();
-	const c = await connect(transport);
+	const c = await connect(transport, { from });
 	try {
 		const id = await logon(c, username, password);
 		return { id, username, password };

@@ -18,8 +18,9 @@
 
 /*
  * The stub database: accounts 10000 (alice, who can log in), 10001 and
- * 10002; one failure counter; friendships and requests in small tables;
- * a down switch.
+ * 10002; login attempts per (id, address) and per address, and the ids'
+ * backoff, as the real counters count them within one window; friend
+ * requests sent; friendships and requests in small tables; a down switch.
  */
 #define STUB_ROWS	16
 static struct {
@@ -27,9 +28,14 @@ static struct {
 	char		hash[AUTH_HASH_MAX];
 	int		disabled;
 	uint64_t	next_id;
-	uint64_t	failed_id;
-	int		failures;
+	struct stub_attempt { uint64_t id; char addr[64]; int attempts,
+			    failed; } attempts[STUB_ROWS];
+	size_t		nattempts;
+	struct stub_addr { char addr[64]; int attempts; } addrs[STUB_ROWS];
+	size_t		naddrs;
+	int		delayed;	/* every id is in its backoff */
 	int		registrations;
+	int		asks_minute, asks_day;
 
 	/* friendships, requests: (a, b, status) rows */
 	struct stub_row { uint64_t a, b; int status; } friends[STUB_ROWS],
@@ -47,6 +53,7 @@ static struct {
 
 static struct config	cf;
 static struct app	app = { .cf = &cf };
+static const char	*check_addr;	/* check()'s client address */
 
 int
 db_ping(struct db *db)
@@ -83,51 +90,100 @@ db_account_get(struct db *db, uint64_t id, struct account *a)
 	return 1;
 }
 
-int
-db_login_failures(struct db *db, uint64_t id, int *count)
+static struct stub_attempt *
+stub_attempt(uint64_t id, const char *addr)
 {
+	size_t	i;
+
+	for (i = 0; i < stub.nattempts; i++)
+		if (stub.attempts[i].id == id &&
+		    strcmp(stub.attempts[i].addr, addr) == 0)
+			return &stub.attempts[i];
+	assert_true(stub.nattempts < STUB_ROWS);
+	stub.attempts[stub.nattempts].id = id;
+	snprintf(stub.attempts[stub.nattempts].addr, 64, "%s", addr);
+	return &stub.attempts[stub.nattempts++];
+}
+
+static struct stub_addr *
+stub_addr(const char *addr)
+{
+	size_t	i;
+
+	for (i = 0; i < stub.naddrs; i++)
+		if (strcmp(stub.addrs[i].addr, addr) == 0)
+			return &stub.addrs[i];
+	assert_true(stub.naddrs < STUB_ROWS);
+	snprintf(stub.addrs[stub.naddrs].addr, 64, "%s", addr);
+	return &stub.addrs[stub.naddrs++];
+}
+
+int
+db_login_attempt(struct db *db, uint64_t id, const char *addr,
+    struct login_count *lc)
+{
+	struct stub_attempt	*a;
+
 	(void)db;
 	if (stub.down)
 		return -1;
-	*count = id == stub.failed_id ? stub.failures : 0;
+	a = stub_attempt(id, addr);
+	lc->id_addr = ++a->attempts;
+	lc->addr = *addr == '\0' ? 0 : ++stub_addr(addr)->attempts;
+	lc->delayed = stub.delayed && a->failed;
 	return 0;
 }
 
 int
-db_login_failure_add(struct db *db, uint64_t id)
+db_login_failed(struct db *db, uint64_t id, const char *addr)
 {
 	(void)db;
-	if (id != stub.failed_id)
-		stub.failures = 0;
-	stub.failed_id = id;
-	stub.failures++;
+	stub_attempt(id, addr)->failed = 1;
 	return 0;
 }
 
 int
-db_login_failures_clear(struct db *db, uint64_t id)
+db_login_succeeded(struct db *db, uint64_t id, const char *addr)
 {
+	struct stub_attempt	*a = stub_attempt(id, addr);
+
 	(void)db;
-	if (id == stub.failed_id)
-		stub.failures = 0;
+	a->attempts = a->failed = 0;
+	if (*addr != '\0')
+		stub_addr(addr)->attempts--;
 	return 0;
 }
 
 int
-db_registrations(struct db *db, const char *addr, int *count)
-{
-	(void)db;
-	(void)addr;
-	*count = stub.registrations;
-	return 0;
-}
-
-int
-db_registration_add(struct db *db, const char *addr)
+db_registration_add(struct db *db, const char *addr, int *count)
 {
 	(void)db;
 	(void)addr;
-	stub.registrations++;
+	if (stub.down)
+		return -1;
+	*count = ++stub.registrations;
+	return 0;
+}
+
+int
+db_friend_asks(struct db *db, uint64_t from, int *minute, int *day)
+{
+	(void)db;
+	(void)from;
+	assert_true(stub.in_tx);
+	*minute = stub.asks_minute;
+	*day = stub.asks_day;
+	return 0;
+}
+
+int
+db_friend_ask_add(struct db *db, uint64_t from)
+{
+	(void)db;
+	(void)from;
+	assert_true(stub.in_tx);
+	stub.asks_minute++;
+	stub.asks_day++;
 	return 0;
 }
 
@@ -356,6 +412,7 @@ setup(void **state)
 	cf.pwhash_memlimit_kib = 8;
 	memset(&stub, 0, sizeof(stub));
 	stub.next_id = 10001;
+	check_addr = "192.0.2.1";
 	if (auth_init(&cf) == -1 ||
 	    auth_hash(&cf, "correct horse", stub.hash) == -1)
 		return -1;
@@ -378,7 +435,7 @@ check(uint64_t account, const char *body, enum cmd_retval want_rv,
 	memset(&s, 0, sizeof(s));
 	s.conn_id = 1;
 	s.account = account;
-	snprintf(s.remote_addr, sizeof(s.remote_addr), "192.0.2.1");
+	snprintf(s.remote_addr, sizeof(s.remote_addr), "%s", check_addr);
 	r = reply_new();
 	assert_non_null(r);
 	rv = cmd_dispatch(&app, &s, body, strlen(body), r);
@@ -393,6 +450,13 @@ check(uint64_t account, const char *body, enum cmd_retval want_rv,
 #define SEND(p)		"{\"actions\":[{\"op\":\"send\",\"data\":\"" p "\"}]}"
 #define ERROR(d)	SEND("{\\\"command\\\":\\\"error\\\"," \
 			    "\\\"status\\\":\\\"fail\\\",\\\"detail\\\":\\\"" d "\\\"}")
+/* alice's login: bind, login_return, fetch. */
+#define LOGIN_OK	"{\"actions\":[{\"op\":\"bind\",\"account\":\"10000\"," \
+			    "\"ack\":false},{\"op\":\"send\",\"data\":" \
+			    "\"{\\\"command\\\":\\\"login_return\\\"," \
+			    "\\\"status\\\":\\\"success\\\"," \
+			    "\\\"username\\\":\\\"alice\\\"}\"}," \
+			    "{\"op\":\"fetch\"}]}"
 #define FAIL(c, d)	SEND("{\\\"command\\\":\\\"" c "_return\\\"," \
 			    "\\\"status\\\":\\\"fail\\\",\\\"detail\\\":\\\"" d "\\\"}")
 
@@ -478,6 +542,54 @@ test_login_throttle(void **state)
 	check(0, "{\"command\":\"login\",\"id\":\"10000\","
 	    "\"password\":\"correct horse\"}", CMD_FAIL,
 	    FAIL("login", "too many attempts"));
+	/* The owner, from another address, is not. */
+	check_addr = "198.51.100.7";
+	check(0, "{\"command\":\"login\",\"id\":\"10000\","
+	    "\"password\":\"correct horse\"}", CMD_OK, LOGIN_OK);
+}
+
+/* Many ids from one address: the address runs out, not each id. */
+static void
+test_login_spraying(void **state)
+{
+	char	body[128];
+	int	i;
+
+	(void)state;
+	cf.login_failures_per_address = 4;
+	for (i = 0; i < cf.login_failures_per_address; i++) {
+		snprintf(body, sizeof(body), "{\"command\":\"login\","
+		    "\"id\":\"%d\",\"password\":\"guess\"}", 20000 + i);
+		check(0, body, CMD_FAIL, FAIL("login", "wrong id or password"));
+	}
+	check(0, "{\"command\":\"login\",\"id\":\"30000\","
+	    "\"password\":\"guess\"}", CMD_FAIL,
+	    FAIL("login", "too many attempts"));
+	/* A success gives its slot back; another address has its own. */
+	check_addr = "198.51.100.7";
+	check(0, "{\"command\":\"login\",\"id\":\"30000\","
+	    "\"password\":\"guess\"}", CMD_FAIL,
+	    FAIL("login", "wrong id or password"));
+}
+
+/*
+ * An id in its backoff holds back the addresses that failed for it, even
+ * with the right password, and only those.
+ */
+static void
+test_login_backoff(void **state)
+{
+	(void)state;
+	stub.delayed = 1;
+	check(0, "{\"command\":\"login\",\"id\":\"10000\","
+	    "\"password\":\"wrong horse\"}", CMD_FAIL,
+	    FAIL("login", "wrong id or password"));
+	check(0, "{\"command\":\"login\",\"id\":\"10000\","
+	    "\"password\":\"correct horse\"}", CMD_FAIL,
+	    FAIL("login", "too many attempts"));
+	check_addr = "198.51.100.7";
+	check(0, "{\"command\":\"login\",\"id\":\"10000\","
+	    "\"password\":\"correct horse\"}", CMD_OK, LOGIN_OK);
 }
 
 static void
@@ -494,7 +606,7 @@ test_logon(void **state)
 	check(0, "{\"command\":\"logon\",\"username\":\"ab\","
 	    "\"password\":\"1234567\"}", CMD_FAIL,
 	    FAIL("logon", "bad password"));
-	cf.registrations_per_hour = 1;
+	cf.registrations_per_hour = 2;
 	check(0, "{\"command\":\"logon\",\"username\":\"ab\","
 	    "\"password\":\"12345678\"}", CMD_OK,
 	    SEND("{\\\"command\\\":\\\"logon_return\\\","
@@ -502,6 +614,12 @@ test_logon(void **state)
 	check(0, "{\"command\":\"logon\",\"username\":\"ab\","
 	    "\"password\":\"12345678\"}", CMD_FAIL,
 	    FAIL("logon", "too many attempts"));
+	/* No address known: not one address, so not limited. */
+	check_addr = "";
+	check(0, "{\"command\":\"logon\",\"username\":\"ab\","
+	    "\"password\":\"12345678\"}", CMD_OK,
+	    SEND("{\\\"command\\\":\\\"logon_return\\\","
+	    "\\\"status\\\":\\\"success\\\",\\\"id\\\":\\\"10003\\\"}"));
 	cf.registrations_per_hour = 0;
 }
 
@@ -686,6 +804,34 @@ test_add_friend_details(void **state)
 	    CMD_OK));
 	assert_int_equal(stub.nrequests, 1);
 	assert_true(stub.rollbacks >= 3);
+}
+
+/*
+ * Past friend_requests_per_minute or _per_day, an ask is "rate limited",
+ * repeats to one account included, and nothing is stored or sent; a
+ * mutual ask is an answer, not a request, and still works.
+ */
+static void
+test_add_friend_volume(void **state)
+{
+	(void)state;
+	stub.asks_minute = cf.friend_requests_per_minute - 1;
+	cJSON_Delete(run(10000, ADD("\"10000\"", "\"10001\"", "\"0\""),
+	    CMD_OK));
+	assert_int_equal(stub.asks_minute, cf.friend_requests_per_minute);
+	want_fail(10000, ADD("\"10000\"", "\"10001\"", "\"0\""),
+	    "add_friend", "rate limited");
+	want_fail(10000, ADD("\"10000\"", "\"10002\"", "\"0\""),
+	    "add_friend", "rate limited");
+	assert_int_equal(stub.nrequests, 1);
+	stub.asks_minute = 0;
+	stub.asks_day = cf.friend_requests_per_day;
+	want_fail(10000, ADD("\"10000\"", "\"10002\"", "\"0\""),
+	    "add_friend", "rate limited");
+	stub_put(stub.requests, &stub.nrequests, 10002, 10000, 1);
+	cJSON_Delete(run(10000, ADD("\"10000\"", "\"10002\"", "\"0\""),
+	    CMD_OK));
+	assert_int_equal(stub.asks_day, cf.friend_requests_per_day);
 }
 
 /* B had asked A: A's add_friend makes them friends at once. */
@@ -934,11 +1080,14 @@ main(void)
 		cmocka_unit_test_setup(test_login_gate, setup),
 		cmocka_unit_test_setup(test_login, setup),
 		cmocka_unit_test_setup(test_login_throttle, setup),
+		cmocka_unit_test_setup(test_login_spraying, setup),
+		cmocka_unit_test_setup(test_login_backoff, setup),
 		cmocka_unit_test_setup(test_logon, setup),
 		cmocka_unit_test_setup(test_server_error, setup),
 		cmocka_unit_test_setup(test_add_friend, setup),
 		cmocka_unit_test_setup(test_add_friend_deadlock, setup),
 		cmocka_unit_test_setup(test_add_friend_details, setup),
+		cmocka_unit_test_setup(test_add_friend_volume, setup),
 		cmocka_unit_test_setup(test_add_friend_mutual, setup),
 		cmocka_unit_test_setup(test_add_friend_confirm, setup),
 		cmocka_unit_test_setup(test_add_friend_confirm_details, setup),
