@@ -55,7 +55,7 @@ APP_SRCS = fcgi_app/main.c fcgi_app/worker.c fcgi_app/request.c \
 	   fcgi_app/cmd-ack.c fcgi_app/friend.c fcgi_app/friendlist.c \
 	   fcgi_app/notice.c fcgi_app/event.c fcgi_app/db-friend.c \
 	   fcgi_app/db-message.c fcgi_app/db-presence.c \
-	   fcgi_app/batch.c fcgi_app/batch-parse.c
+	   fcgi_app/batch.c fcgi_app/batch-parse.c fcgi_app/msgqueue.c
 
 # Unit tests: tests/unit/<name>.c plus the sources named in <name>_SRCS.
 UNIT_TESTS = test-utf8 test-packet test-cmd test-tcp-frame test-fcgi-record test-ws-handshake
@@ -68,7 +68,7 @@ test-cmd_SRCS = fcgi_app/cmd.c fcgi_app/cmd-logon.c fcgi_app/cmd-login.c \
 	   fcgi_app/cmd-add-friend.c fcgi_app/cmd-add-friend-confirm.c \
 	   fcgi_app/cmd-list-friend.c fcgi_app/cmd-send-message.c \
 	   fcgi_app/cmd-ack.c fcgi_app/friend.c fcgi_app/friendlist.c \
-	   fcgi_app/notice.c
+	   fcgi_app/notice.c fcgi_app/msgqueue.c
 UNIT_TESTS += test-friendlist test-addrlimit
 test-addrlimit_SRCS = push_daemon/addrlimit.c common/log.c
 test-friendlist_SRCS = fcgi_app/friendlist.c

@@ -102,6 +102,7 @@ batch_try(struct app *app, struct batch *b)
 	size_t				 i;
 
 	app->nmarks = 0;
+	msgqueue_reset(app->messages);
 	b->nchanged = 0;
 	if (db_batch_begin(app->db) == -1)
 		return -1;
@@ -119,6 +120,7 @@ batch_try(struct app *app, struct batch *b)
 			b->failed[i] = 1;
 		}
 	}
+	(void)msgqueue_flush(app->messages, app->db);
 	if (event_marks_flush(app) == -1)
 		log_warnx("delivery marks of a batch failed; sent again later");
 	return db_batch_commit(app->db);

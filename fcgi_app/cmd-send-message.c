@@ -5,7 +5,9 @@
  * made in pairs, so that is the same as B having A), empty message,
  * message too long ("rate limited" is the daemon's).
  *
- * The message is stored by one statement that also checks the friendship,
+ * In a batch the message waits for the batch's end, where it is stored
+ * with the others by a few statements (msgqueue.c); alone (no batch), by
+ * one statement that also checks the friendship.  Either way it is
  * committed before A's success, then sent to every
  * connection of B tracked "m<id>": the daemon's written report marks it
  * delivered (event.c); until then, or until acked for a connection in ack
@@ -15,11 +17,13 @@
  * check, nothing stored, an id from a per-process counter, no track.  Such
  * a message is lost if B is offline; never set it on a real service.
  */
+#include <inttypes.h>
 #include <stdio.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "fcgi_app.h"
+#include "log.h"
 
 static enum cmd_retval	cmd_send_message_exec(struct cmd_ctx *);
 
@@ -51,6 +55,35 @@ cmd_send_message_fake(struct message *m)
 	strftime(m->time, sizeof(m->time), "%Y-%m-%dT%H:%M:%SZ", &tm);
 }
 
+/*
+ * Answers A into r and sends m to B once the batch has stored it (stored
+ * 1), or found them not friends (0), or failed (-1: nothing was done).
+ */
+static void
+cmd_send_message_finish(struct reply *r, const struct message *m,
+    int stored)
+{
+	cJSON	*p;
+
+	if (stored != 1) {
+		if (reply_return(r, cmd_send_message_entry.name, stored == 0 ?
+		    "not friends" : "server error") == -1)
+			log_warnx("%s: cannot build the answer", __func__);
+		return;
+	}
+	/* Stored: a lost answer costs a retry, never the message. */
+	if (reply_return(r, cmd_send_message_entry.name, NULL) == -1 ||
+	    (p = notice_message(m)) == NULL) {
+		log_warnx("%s: message %" PRIu64 " stored, not announced",
+		    __func__, m->id);
+		return;
+	}
+	if (reply_send_tracked(r, m->dst, p, 'm', m->id) == -1)
+		log_warnx("%s: message %" PRIu64 " stored, not sent live",
+		    __func__, m->id);
+	cJSON_Delete(p);
+}
+
 /* Stores m if A and B are friends, answers A, and sends m to B. */
 static enum cmd_retval
 cmd_send_message_deliver(struct cmd_ctx *ctx, struct message *m)
@@ -59,6 +92,10 @@ cmd_send_message_deliver(struct cmd_ctx *ctx, struct message *m)
 	cJSON	*p;
 	int	 rc;
 
+	/* In a batch, with the batch's other messages, at its end. */
+	if (!bench && ctx->app->messages != NULL)
+		return msgqueue_add(ctx->app->messages, m, ctx->reply,
+		    cmd_send_message_finish) == 0 ? CMD_OK : CMD_ERROR;
 	if (bench)
 		cmd_send_message_fake(m);
 	else if ((rc = db_message_add(ctx->app->db, m)) == -1)

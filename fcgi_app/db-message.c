@@ -5,10 +5,12 @@
  * mode) and acked_at (acked).  Every mark names the recipient too, so an
  * id of somebody else's message changes nothing.
  */
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
 #include "db.h"
+#include "log.h"
 
 /*
  * The friendship check and the insert in one statement: one round trip and
@@ -188,4 +190,170 @@ db_messages_delivered(struct db *db, const struct mark *marks, size_t n)
 		db_done(st);
 	}
 	return 0;
+}
+
+/*
+ * A batch's messages, stored together (msgqueue.c): which of the pairs are
+ * friends, then the friends' messages by multi-row INSERTs.  Statements
+ * have fixed sizes (16, 8, 4, 2, 1 rows), so that each is prepared once;
+ * a simple INSERT gets consecutive ids, auto_increment_increment apart,
+ * in every lock mode, so the first id names the others.  The friendship
+ * rows are share-locked, as INSERT ... SELECT would lock them.
+ */
+#define FRIEND_PAIR	"(account_id = ? AND friend_id = ?)"
+#define FRIEND_PAIRS4	FRIEND_PAIR " OR " FRIEND_PAIR " OR " FRIEND_PAIR \
+			" OR " FRIEND_PAIR
+#define FRIEND_PAIRS16	FRIEND_PAIRS4 " OR " FRIEND_PAIRS4 " OR " \
+			FRIEND_PAIRS4 " OR " FRIEND_PAIRS4
+static const char sql_friends_check[] =
+    "SELECT account_id, friend_id FROM friendships WHERE " FRIEND_PAIRS16
+    " LOCK IN SHARE MODE";
+
+#define MSG_ROW		"(?, ?, ?, ?)"
+#define MSG_ROWS2	MSG_ROW ", " MSG_ROW
+#define MSG_ROWS4	MSG_ROWS2 ", " MSG_ROWS2
+#define MSG_ROWS8	MSG_ROWS4 ", " MSG_ROWS4
+#define MSG_ROWS16	MSG_ROWS8 ", " MSG_ROWS8
+#define MSG_INSERT	"INSERT INTO messages" \
+			" (sender_id, recipient_id, body, created_at) VALUES "
+static const struct {
+	size_t		 rows;
+	enum db_stmt_id	 id;
+	const char	*sql;
+} sql_messages_insert[] = {
+	{ 16, DB_MESSAGES_INSERT16, MSG_INSERT MSG_ROWS16 },
+	{ 8, DB_MESSAGES_INSERT8, MSG_INSERT MSG_ROWS8 },
+	{ 4, DB_MESSAGES_INSERT4, MSG_INSERT MSG_ROWS4 },
+	{ 2, DB_MESSAGES_INSERT2, MSG_INSERT MSG_ROWS2 },
+	{ 1, DB_MESSAGES_INSERT1, MSG_INSERT MSG_ROW },
+};
+
+static const char sql_autoinc_step[] = "SELECT @@auto_increment_increment";
+
+/* How far apart the ids of one INSERT are (Galera sets it per node). */
+static int
+db_autoinc_step(struct db *db, uint64_t *step)
+{
+	MYSQL_BIND	result[1];
+
+	if (db->autoinc_step == 0) {
+		memset(result, 0, sizeof(result));
+		db_bind_u64(&result[0], &db->autoinc_step);
+		if (db_row(db, DB_AUTOINC_STEP, sql_autoinc_step, NULL,
+		    result) != 1)
+			db->autoinc_step = 0;
+	}
+	*step = db->autoinc_step;
+	return *step > 0 ? 0 : -1;
+}
+
+/* Sets stored[i] for the pairs of ms[off .. off + n) that are friends. */
+static int
+db_friends_check(struct db *db, const struct message *ms, int *stored,
+    size_t n)
+{
+	MYSQL_BIND	 params[2 * DB_MARKS_PER_STATEMENT], result[2];
+	MYSQL_STMT	*st;
+	uint64_t	 a = 0, f = 0;
+	size_t		 i, j, k;
+	int		 rc;
+
+	memset(result, 0, sizeof(result));
+	db_bind_u64(&result[0], &a);
+	db_bind_u64(&result[1], &f);
+	for (i = 0; i < n; i += DB_MARKS_PER_STATEMENT) {
+		memset(params, 0, sizeof(params));
+		for (j = 0; j < DB_MARKS_PER_STATEMENT; j++) {
+			k = i + j < n ? i + j : n - 1;
+			db_bind_u64(&params[2 * j], &ms[k].src);
+			db_bind_u64(&params[2 * j + 1], &ms[k].dst);
+		}
+		if ((st = db_exec(db, DB_FRIENDS_CHECK, sql_friends_check,
+		    params, result)) == NULL)
+			return -1;
+		while ((rc = db_fetch(st)) == 1)
+			for (k = i; k < n && k < i + DB_MARKS_PER_STATEMENT; k++)
+				if (ms[k].src == a && ms[k].dst == f)
+					stored[k] = 1;
+		db_done(st);
+		if (rc == -1)
+			return -1;
+	}
+	return 0;
+}
+
+/* Inserts rows ms[idx[0..rows)] by one statement; fills their ids. */
+static int
+db_messages_insert(struct db *db, size_t which, struct message *ms,
+    const size_t *idx, const MYSQL_TIME *now, uint64_t step)
+{
+	MYSQL_BIND	 params[4 * 16];
+	MYSQL_TIME	 t = *now;
+	MYSQL_STMT	*st;
+	unsigned long	 lens[16];
+	size_t		 rows = sql_messages_insert[which].rows, r;
+	uint64_t	 first;
+
+	memset(params, 0, sizeof(params));
+	for (r = 0; r < rows; r++) {
+		db_bind_u64(&params[4 * r], &ms[idx[r]].src);
+		db_bind_u64(&params[4 * r + 1], &ms[idx[r]].dst);
+		db_bind_str(&params[4 * r + 2], ms[idx[r]].body, &lens[r]);
+		db_bind_time(&params[4 * r + 3], &t);
+	}
+	if ((st = db_exec(db, sql_messages_insert[which].id,
+	    sql_messages_insert[which].sql, params, NULL)) == NULL)
+		return -1;
+	first = mysql_stmt_insert_id(st);
+	if (mysql_stmt_affected_rows(st) != rows || first == 0) {
+		db_done(st);
+		log_warnx("%s: %zu rows, not %zu", __func__,
+		    (size_t)mysql_stmt_affected_rows(st), rows);
+		return -1;
+	}
+	db_done(st);
+	for (r = 0; r < rows; r++) {
+		ms[idx[r]].id = first + r * step;
+		db_time_format(now, ms[idx[r]].time, sizeof(ms[idx[r]].time));
+	}
+	return 0;
+}
+
+/*
+ * Stores each of the n messages ms (src, dst, body) whose sender has its
+ * recipient as a friend, in order, filling id and time; stored[i] is 1
+ * for those, 0 for the others.  0, or -1 on error.
+ */
+int
+db_messages_add(struct db *db, struct message *ms, int *stored, size_t n)
+{
+	MYSQL_TIME	 now;
+	uint64_t	 step;
+	size_t		*idx, friends = 0, done, which, i;
+	int		 rc = -1;
+
+	if (n == 0)
+		return 0;
+	memset(stored, 0, n * sizeof(*stored));
+	if (db_autoinc_step(db, &step) == -1 ||
+	    db_friends_check(db, ms, stored, n) == -1)
+		return -1;
+	if ((idx = calloc(n, sizeof(*idx))) == NULL)
+		return -1;
+	for (i = 0; i < n; i++)
+		if (stored[i])
+			idx[friends++] = i;
+	db_message_now(&now);
+	for (done = 0, which = 0; done < friends;) {
+		while (sql_messages_insert[which].rows > friends - done)
+			which++;
+		if (db_messages_insert(db, which, ms, idx + done, &now,
+		    step) == -1)
+			goto fail;
+		done += sql_messages_insert[which].rows;
+	}
+	rc = 0;
+fail:
+	free(idx);
+	return rc;
 }

@@ -69,6 +69,7 @@ db_disconnect(struct db *db)
 	if (db->conn != NULL)
 		mysql_close(db->conn);
 	db->conn = NULL;
+	db->autoinc_step = 0;
 }
 
 static int

@@ -46,6 +46,13 @@ enum db_stmt_id {
 	DB_MESSAGE_DELIVERED,
 	DB_MESSAGE_ACK,
 	DB_MESSAGES_DELIVERED,
+	DB_FRIENDS_CHECK,
+	DB_AUTOINC_STEP,
+	DB_MESSAGES_INSERT16,
+	DB_MESSAGES_INSERT8,
+	DB_MESSAGES_INSERT4,
+	DB_MESSAGES_INSERT2,
+	DB_MESSAGES_INSERT1,
 	DB_PRESENCE_PUT,
 	DB_PRESENCE_DELETE,
 	DB_PRESENCE_CLEAR,
@@ -61,6 +68,7 @@ struct db {
 	int			 tx_deadlock;	/* the last one died in a deadlock */
 	int			 batch;		/* in_tx is a batch's */
 	int			 savepoint;	/* db_begin() inside a batch */
+	uint64_t		 autoinc_step;	/* of this session; 0: unread */
 };
 
 MYSQL_STMT	*db_exec(struct db *, enum db_stmt_id, const char *sql,

@@ -43,6 +43,7 @@ struct mark;
 struct app {
 	const struct config	*cf;
 	struct db		*db;		/* one connection per worker */
+	struct msgqueue		*messages;	/* owned; NULL: no batch */
 	struct mark		*marks;		/* owned: the batch's marks */
 	size_t			 nmarks;
 	size_t			 marks_size;
@@ -302,6 +303,8 @@ int	 db_results_waiting(struct db *, uint64_t to,
 	    int (*)(void *, const struct friend_result *), void *);
 int	 db_result_delivered(struct db *, uint64_t to, uint64_t id);
 int	 db_message_add(struct db *, struct message *);
+int	 db_messages_add(struct db *, struct message *, int *stored,
+	    size_t);
 int	 db_messages_waiting(struct db *, uint64_t to, int acked,
 	    uint64_t after, int limit,
 	    int (*)(void *, const struct message *), void *);
@@ -342,6 +345,17 @@ int	 batch_parse(const char *, size_t, const char *node,
 /* batch.c: running a batch in one transaction */
 char	*batch_run(struct app *, const char *node, const char *, size_t,
 	    const char **errstr);
+
+/* msgqueue.c: a batch's messages, stored together at its end */
+struct msgqueue;
+typedef void	(*msgqueue_finish_fn)(struct reply *, const struct message *,
+		    int stored);
+struct msgqueue	*msgqueue_new(void);
+void		 msgqueue_free(struct msgqueue *);
+void		 msgqueue_reset(struct msgqueue *);
+int		 msgqueue_add(struct msgqueue *, const struct message *,
+		    struct reply *, msgqueue_finish_fn);
+int		 msgqueue_flush(struct msgqueue *, struct db *);
 
 /* event.c: the daemon's connection events */
 int	 event_handle(struct app *, const struct batch_event *,

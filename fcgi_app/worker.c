@@ -84,7 +84,8 @@ worker_main(const struct config *cf, int listen_fd, enum worker_role role)
 
 	memset(&app, 0, sizeof(app));
 	app.cf = cf;
-	if ((app.db = db_open(cf)) == NULL)
+	if ((app.db = db_open(cf)) == NULL ||
+	    (role == WORKER_BATCH && (app.messages = msgqueue_new()) == NULL))
 		fatalx("worker: out of memory");
 	/* Too big for the stack of a function called per request. */
 	if ((req = malloc(sizeof(*req))) == NULL)
@@ -99,6 +100,7 @@ worker_main(const struct config *cf, int listen_fd, enum worker_role role)
 	FCGX_Free(&fr, 1);
 	db_close(app.db);
 	free(app.marks);
+	msgqueue_free(app.messages);
 	free(req);
 	exit(0);
 }

@@ -263,7 +263,7 @@ export function freshAddress() {
 // WebSocket upgrade, opts.timeout how long to wait, opts.autoPong false
 // a WebSocket that never answers the server's pings.  The old form
 // connect(transport, timeout, opts) still works.
-export function connect(transport, opts = {}, more = {}) {
+export function connect(transport, opts, more = {}) {
 	if (typeof opts === 'number' || opts === undefined)
 		opts = { ...more, timeout: opts ?? DEFAULT_TIMEOUT };
 	const { from, headers, timeout = DEFAULT_TIMEOUT } = opts;

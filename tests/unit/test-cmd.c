@@ -391,6 +391,18 @@ db_message_add(struct db *db, struct message *m)
 	return 1;
 }
 
+/* The batch path (msgqueue.c): the same table, many at once. */
+int
+db_messages_add(struct db *db, struct message *ms, int *stored, size_t n)
+{
+	size_t	i;
+
+	for (i = 0; i < n; i++)
+		if ((stored[i] = db_message_add(db, &ms[i])) == -1)
+			return -1;
+	return 0;
+}
+
 int
 db_message_ack(struct db *db, uint64_t to, uint64_t id)
 {
@@ -1020,6 +1032,76 @@ send_sized(const char *head, size_t head_bytes, int over)
 	cJSON_Delete(root);
 }
 
+/* Runs body in "a batch": its message waits in app.messages. */
+static struct reply *
+run_queued(uint64_t account, const char *body)
+{
+	struct session	 s;
+	struct reply	*r;
+
+	memset(&s, 0, sizeof(s));
+	s.conn_id = 1;
+	s.account = account;
+	assert_non_null(r = reply_new());
+	assert_int_equal(cmd_dispatch(&app, &s, body, strlen(body), r), CMD_OK);
+	/* Nothing is answered before the batch stores it. */
+	assert_int_equal(reply_count(r), 0);
+	return r;
+}
+
+static cJSON *
+rendered(struct reply *r)
+{
+	char	*out;
+	cJSON	*root;
+
+	assert_non_null(out = reply_render(r));
+	assert_non_null(root = cJSON_Parse(out));
+	free(out);
+	reply_free(r);
+	return root;
+}
+
+/*
+ * In a batch, messages wait for the batch's end and are answered in their
+ * own replies once stored: a friend's with success and the live send, a
+ * stranger's with not friends, all with the database down as server error.
+ */
+static void
+test_send_message_queued(void **state)
+{
+	struct reply	*r1, *r2;
+	cJSON		*root;
+
+	(void)state;
+	assert_non_null(app.messages = msgqueue_new());
+	stub_put(stub.friends, &stub.nfriends, 10000, 10001, 0);
+	r1 = run_queued(10000, SENDMSG("\"10000\"", "\"10001\"", "\"one\""));
+	r2 = run_queued(10000, SENDMSG("\"10000\"", "\"10002\"", "\"two\""));
+	assert_int_equal(msgqueue_flush(app.messages, NULL), 0);
+	root = rendered(r1);
+	assert_int_equal(actions(root), 2);
+	want_send(root, 0, NULL, NULL, OK_RETURN("send_message"));
+	want_send(root, 1, "10001", "m1", NULL);
+	cJSON_Delete(root);
+	root = rendered(r2);
+	assert_int_equal(actions(root), 1);
+	want_send(root, 0, NULL, NULL, "{\"command\":\"send_message_return\","
+	    "\"status\":\"fail\",\"detail\":\"not friends\"}");
+	cJSON_Delete(root);
+
+	r1 = run_queued(10000, SENDMSG("\"10000\"", "\"10001\"", "\"three\""));
+	stub.down = 1;
+	assert_int_equal(msgqueue_flush(app.messages, NULL), -1);
+	root = rendered(r1);
+	assert_int_equal(actions(root), 1);
+	want_send(root, 0, NULL, NULL, "{\"command\":\"send_message_return\","
+	    "\"status\":\"fail\",\"detail\":\"server error\"}");
+	cJSON_Delete(root);
+	msgqueue_free(app.messages);
+	app.messages = NULL;
+}
+
 static void
 test_send_message_size(void **state)
 {
@@ -1094,6 +1176,7 @@ main(void)
 		cmocka_unit_test_setup(test_add_friend_reject, setup),
 		cmocka_unit_test_setup(test_list_friend, setup),
 		cmocka_unit_test_setup(test_send_message, setup),
+		cmocka_unit_test_setup(test_send_message_queued, setup),
 		cmocka_unit_test_setup(test_send_message_size, setup),
 		cmocka_unit_test_setup(test_ack_silent, setup),
 	};

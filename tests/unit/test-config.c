@@ -92,7 +92,7 @@ test_defaults(void **state)
 	assert_int_equal(cf.login_timeout, 30);
 	assert_int_equal(cf.ping_interval, 30);
 	assert_int_equal(cf.batch_max, 256);
-	assert_int_equal(cf.registrations_per_hour, 0);
+	assert_int_equal(cf.registrations_per_hour, 10);
 	assert_int_equal(cf.proxy_protocol, 1);
 	/* Every row: its default is the field's value and within bounds. */
 	for (e = config_table; e->name != NULL; e++) {
