@@ -60,7 +60,11 @@ cleanup() {
 	if [ "$stack_up" -eq 1 ]; then
 		scripts/stack.sh stop --dir "$dir/stack" >/dev/null 2>&1 || true
 	fi
-	rm -rf "$dir"
+	if [ -n "${BENCH_KEEP:-}" ]; then
+		echo "$prog: kept $dir" >&2
+	else
+		rm -rf "$dir"
+	fi
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM HUP
