@@ -79,7 +79,7 @@ char *
 request_read_batch(FCGX_Request *fr, size_t *len, const char **errstr)
 {
 	const char	*cl;
-	char		*buf, *end;
+	char		*buf, *end, extra[64];
 	unsigned long	 want;
 	int		 n;
 
@@ -101,6 +101,18 @@ request_read_batch(FCGX_Request *fr, size_t *len, const char **errstr)
 			*errstr = "body cut short";
 			return NULL;
 		}
+	/*
+	 * Read on to the stream's end (the empty STDIN record): on a kept
+	 * connection, a record left unread would be the first thing the next
+	 * FCGX_Accept_r() sees, and libfcgi closes a connection whose next
+	 * record is not a BEGIN_REQUEST (seen under load, with big batches).
+	 */
+	if ((n = FCGX_GetStr(extra, sizeof(extra), fr->in)) != 0) {
+		free(buf);
+		*errstr = n > 0 ? "body longer than CONTENT_LENGTH" :
+		    "cannot read the body";
+		return NULL;
+	}
 	buf[*len] = '\0';
 	return buf;
 }
