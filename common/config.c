@@ -28,6 +28,9 @@ const struct config_entry config_table[] = {
 	    "Unix socket the daemon takes nginx's WebSocket proxy on"),
 	STR_ENTRY(tcp_socket, "var/run/tcp.sock",
 	    "Unix socket the daemon takes nginx's stream proxy on"),
+	STR_ENTRY(admin_socket, "",
+	    "Unix socket (mode 0600) the daemon takes chatctl on; empty: "
+	    "admin.sock beside ws_socket"),
 	STR_ENTRY(node_name, "node1",
 	    "name of this node in presence rows"),
 
@@ -197,6 +200,28 @@ config_load(struct config *cf, const char *path, const char **errstr,
 fail:
 	fclose(fp);
 	return rc;
+}
+
+/*
+ * The admin socket's path: admin_socket, or admin.sock in ws_socket's
+ * folder, so that a file written before the setting existed puts it in the
+ * daemon's run directory.  The daemon and chatctl both ask here, so they
+ * cannot disagree.  -1 when the path does not fit a Unix socket.
+ */
+int
+config_admin_socket(const struct config *cf, char *buf, size_t size)
+{
+	const char	*slash;
+	int		 n;
+
+	if (cf->admin_socket[0] != '\0')
+		n = snprintf(buf, size, "%s", cf->admin_socket);
+	else if ((slash = strrchr(cf->ws_socket, '/')) == NULL)
+		n = snprintf(buf, size, "admin.sock");
+	else
+		n = snprintf(buf, size, "%.*s/admin.sock",
+		    (int)(slash - cf->ws_socket), cf->ws_socket);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
 void
