@@ -105,11 +105,17 @@ listen_stale(const struct sockaddr_un *sun, const char **errstr)
 	return 0;
 }
 
-static int
-listen_socket(const char *path, const char **errstr)
+/*
+ * A listening, non-blocking Unix socket at path whose file has mode.  The
+ * umask is set for the bind so that the file is never, even for a moment,
+ * more open than mode.  Used for admin.c's socket too.
+ */
+int
+listen_unix(const char *path, mode_t mode, const char **errstr)
 {
 	struct sockaddr_un	sun;
-	int			fd;
+	mode_t			old;
+	int			fd, rc;
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
@@ -123,9 +129,11 @@ listen_socket(const char *path, const char **errstr)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		goto fail;
-	/* nginx's workers may run as another user: anyone may connect. */
-	if (bind(fd, (struct sockaddr *)&sun, sizeof(sun)) == -1 ||
-	    chmod(path, 0666) == -1 || listen(fd, LISTEN_BACKLOG) == -1)
+	old = umask(~mode & 0777);
+	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
+	umask(old);
+	if (rc == -1 || chmod(path, mode) == -1 ||
+	    listen(fd, LISTEN_BACKLOG) == -1)
 		goto fail;
 	return fd;
 fail:
@@ -143,7 +151,8 @@ listen_open(const char *path, const struct transport *tp)
 	const char	*errstr;
 	int		 fd;
 
-	if ((fd = listen_socket(path, &errstr)) == -1) {
+	/* nginx's workers may run as another user: anyone may connect. */
+	if ((fd = listen_unix(path, 0666, &errstr)) == -1) {
 		log_warnx("%s: %s", path, errstr);
 		return -1;
 	}

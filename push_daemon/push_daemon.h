@@ -281,8 +281,10 @@ void		 online_shutdown(void);
 int		 online_add(struct conn *);
 void		 online_remove(struct conn *);
 struct conn	*online_first(const char *account);
+void		 online_foreach(void (*)(void *, const char *, u_int), void *);
 
 /* listen.c */
+int	 listen_unix(const char *path, mode_t, const char **errstr);
 int	 listen_open(const char *path, const struct transport *);
 void	 listen_close_all(void);
 
@@ -295,6 +297,10 @@ void	 upstream_closed(uint64_t, const char *account, int ack,
 void	 upstream_started(void);
 void	 upstream_orphan(struct upstream_req *, const struct conn *);
 void	 upstream_written(const struct conn *, struct packet *);
+
+/* admin.c: chatctl's line protocol on admin_socket */
+int	 admin_open(void);
+void	 admin_close(void);
 
 /* route.c */
 int	 route_answer(uint64_t conn_id, const char *, size_t,

@@ -1,0 +1,303 @@
+/*
+ * The admin socket: how chatctl reaches the running daemon (chatctl.8).
+ * A Unix socket of mode 0600 in the run directory, and a check of the
+ * peer's credentials on every connection, so that only root and the
+ * daemon's own user may use it whatever the directory allows.
+ *
+ * One request per line, at most ADMIN_LINE_MAX bytes; every answer ends
+ * with a line "ok ..." or "error REASON":
+ *
+ *	kick ACCOUNT	closes every connection of ACCOUNT: "ok N"
+ *	online		"ACCOUNT N" per account logged in here, then "ok N"
+ *	stats		"ok connections N accounts N"
+ *
+ * The answers are about this node only: other nodes have their own daemon
+ * and socket, and the presence table in the database covers them all.
+ */
+#include <sys/socket.h>
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <event2/buffer.h>
+#include <event2/bufferevent.h>
+#include <event2/event.h>
+#include <event2/listener.h>
+
+#include "log.h"
+#include "push_daemon.h"
+
+#define ADMIN_LINE_MAX		128
+#define ADMIN_CLIENTS_MAX	16	/* chatctl runs hold one each */
+#define ADMIN_IDLE_SECONDS	10	/* a client that sends nothing goes */
+
+struct admin_client {
+	struct bufferevent		*bev;		/* owned, closes the fd */
+	int				 closing;	/* free once written */
+	LIST_ENTRY(admin_client)	 entry;
+};
+
+static char			 admin_path[SOCKET_PATH_MAX];
+static struct evconnlistener	*admin_lev;	/* owned, closes the socket */
+static LIST_HEAD(, admin_client) admin_clients =
+    LIST_HEAD_INITIALIZER(admin_clients);
+static u_int			 admin_nclients;
+
+static void
+admin_free(struct admin_client *a)
+{
+	LIST_REMOVE(a, entry);
+	admin_nclients--;
+	bufferevent_free(a->bev);
+	free(a);
+}
+
+/* Answers, then closes once the answer has gone out. */
+static void
+admin_finish(struct admin_client *a)
+{
+	a->closing = 1;
+	bufferevent_disable(a->bev, EV_READ);
+	if (evbuffer_get_length(bufferevent_get_output(a->bev)) == 0)
+		admin_free(a);
+}
+
+/* An account as the workers name one: decimal digits, and it fits. */
+static int
+admin_account_ok(const char *s)
+{
+	size_t	n = strlen(s);
+
+	return n > 0 && n < ACCOUNT_MAX && strspn(s, "0123456789") == n;
+}
+
+/*
+ * Closes every connection of account, each after what it was already sent
+ * (a WebSocket client gets its close frame).  Each leaves the online table
+ * at once, so nothing more is sent to it while it drains.  The ids are
+ * taken first: closing one may run code that changes the account's list.
+ */
+static u_int
+admin_kick(const char *account)
+{
+	struct conn	*c;
+	uint64_t	*ids;
+	u_int		 i, n = 0;
+
+	for (c = online_first(account); c != NULL;
+	    c = LIST_NEXT(c, online_entry))
+		n++;
+	if (n == 0)
+		return 0;
+	if ((ids = calloc(n, sizeof(*ids))) == NULL)
+		return 0;
+	i = 0;
+	for (c = online_first(account); c != NULL && i < n;
+	    c = LIST_NEXT(c, online_entry))
+		ids[i++] = c->id;
+	for (i = 0; i < n; i++) {
+		if ((c = conn_find(ids[i])) == NULL)
+			continue;
+		conn_close_after_write(c, "kicked");
+		online_remove(c);
+	}
+	free(ids);
+	log_info("admin: kick %s: %u connection%s", account, n,
+	    n == 1 ? "" : "s");
+	return n;
+}
+
+struct admin_count {
+	struct evbuffer	*out;		/* NULL: count only */
+	u_int		 accounts;
+};
+
+static void
+admin_online_cb(void *arg, const char *account, u_int conns)
+{
+	struct admin_count	*ac = arg;
+
+	ac->accounts++;
+	if (ac->out != NULL)
+		evbuffer_add_printf(ac->out, "%s %u\n", account, conns);
+}
+
+static void
+admin_command(struct admin_client *a, char *line)
+{
+	struct evbuffer		*out = bufferevent_get_output(a->bev);
+	struct admin_count	 ac = { NULL, 0 };
+	char			*arg;
+
+	if ((arg = strchr(line, ' ')) != NULL)
+		*arg++ = '\0';
+	if (strcmp(line, "kick") == 0) {
+		if (arg == NULL || !admin_account_ok(arg))
+			evbuffer_add_printf(out, "error bad account\n");
+		else
+			evbuffer_add_printf(out, "ok %u\n", admin_kick(arg));
+	} else if (strcmp(line, "online") == 0 && arg == NULL) {
+		ac.out = out;
+		online_foreach(admin_online_cb, &ac);
+		evbuffer_add_printf(out, "ok %u\n", ac.accounts);
+	} else if (strcmp(line, "stats") == 0 && arg == NULL) {
+		online_foreach(admin_online_cb, &ac);
+		evbuffer_add_printf(out, "ok connections %u accounts %u\n",
+		    conn_count(), ac.accounts);
+	} else
+		evbuffer_add_printf(out, "error unknown command\n");
+}
+
+static void
+admin_read_cb(struct bufferevent *bev, void *arg)
+{
+	struct admin_client	*a = arg;
+	struct evbuffer		*in = bufferevent_get_input(bev);
+	char			*line;
+	size_t			 len;
+
+	while (!a->closing &&
+	    (line = evbuffer_readln(in, &len, EVBUFFER_EOL_CRLF)) != NULL) {
+		if (len > ADMIN_LINE_MAX) {
+			evbuffer_add_printf(bufferevent_get_output(bev),
+			    "error line too long\n");
+			admin_finish(a);
+		} else
+			admin_command(a, line);
+		free(line);
+	}
+	if (!a->closing && evbuffer_get_length(in) > ADMIN_LINE_MAX) {
+		evbuffer_add_printf(bufferevent_get_output(bev),
+		    "error line too long\n");
+		admin_finish(a);
+	}
+}
+
+static void
+admin_write_cb(struct bufferevent *bev, void *arg)
+{
+	struct admin_client	*a = arg;
+
+	(void)bev;
+	if (a->closing)
+		admin_free(a);
+}
+
+/*
+ * A client may send its request and close its side: answer it first.  An
+ * error or a timeout ends it at once.
+ */
+static void
+admin_event_cb(struct bufferevent *bev, short what, void *arg)
+{
+	struct admin_client	*a = arg;
+
+	(void)bev;
+	if ((what & BEV_EVENT_EOF) && !(what & BEV_EVENT_ERROR) &&
+	    !a->closing)
+		admin_finish(a);
+	else
+		admin_free(a);
+}
+
+/* Root, or the user the daemon runs as; anybody else is told and cut. */
+static int
+admin_peer_ok(int fd)
+{
+	struct ucred	cr;
+	socklen_t	len = sizeof(cr);
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &cr, &len) == -1) {
+		log_warn("admin: SO_PEERCRED");
+		return 0;
+	}
+	if (cr.uid == 0 || cr.uid == geteuid())
+		return 1;
+	log_warnx("admin: refused uid %u (pid %ld)", (unsigned)cr.uid,
+	    (long)cr.pid);
+	return 0;
+}
+
+static void
+admin_accept(struct evconnlistener *lev, evutil_socket_t fd,
+    struct sockaddr *sa, int salen, void *arg)
+{
+	struct timeval		 tv = { ADMIN_IDLE_SECONDS, 0 };
+	struct admin_client	*a;
+	const char		*refusal = NULL;
+
+	(void)lev;
+	(void)sa;
+	(void)salen;
+	(void)arg;
+	if (!admin_peer_ok(fd))
+		refusal = "error permission denied\n";
+	else if (admin_nclients >= ADMIN_CLIENTS_MAX)
+		refusal = "error busy\n";
+	if (refusal != NULL) {
+		/* A fresh socket's buffer takes one line: no need to wait. */
+		if (write(fd, refusal, strlen(refusal)) == -1)
+			log_debug("%s: refusal not written", __func__);
+		close(fd);
+		return;
+	}
+	if ((a = calloc(1, sizeof(*a))) == NULL ||
+	    (a->bev = bufferevent_socket_new(base, fd,
+	    BEV_OPT_CLOSE_ON_FREE)) == NULL) {
+		log_warn("admin: accept");
+		free(a);
+		close(fd);
+		return;
+	}
+	LIST_INSERT_HEAD(&admin_clients, a, entry);
+	admin_nclients++;
+	bufferevent_setcb(a->bev, admin_read_cb, admin_write_cb,
+	    admin_event_cb, a);
+	bufferevent_set_timeouts(a->bev, &tv, &tv);
+	bufferevent_enable(a->bev, EV_READ | EV_WRITE);
+}
+
+/* Listens on the admin socket; -1 after logging why. */
+int
+admin_open(void)
+{
+	const char	*errstr;
+	int		 fd;
+
+	if (config_admin_socket(&conf, admin_path, sizeof(admin_path)) == -1) {
+		log_warnx("admin_socket: path too long for a Unix socket");
+		return -1;
+	}
+	if ((fd = listen_unix(admin_path, 0600, &errstr)) == -1) {
+		log_warnx("%s: %s", admin_path, errstr);
+		return -1;
+	}
+	admin_lev = evconnlistener_new(base, admin_accept, NULL,
+	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
+	if (admin_lev == NULL) {
+		close(fd);
+		unlink(admin_path);
+		log_warnx("%s: cannot listen", admin_path);
+		return -1;
+	}
+	log_info("listening on %s (admin)", admin_path);
+	return 0;
+}
+
+/* Drops every admin client and removes the socket file. */
+void
+admin_close(void)
+{
+	struct admin_client	*a;
+
+	while ((a = LIST_FIRST(&admin_clients)) != NULL)
+		admin_free(a);
+	if (admin_lev != NULL) {
+		evconnlistener_free(admin_lev);
+		unlink(admin_path);
+		admin_lev = NULL;
+	}
+}
