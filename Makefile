@@ -1,7 +1,7 @@
 # One GNU Makefile for the whole service: the two programs, their unit
 # tests, and the commands that set up, run and test the stack.
 #
-#   make            build build/push_daemon and build/fcgi_app
+#   make            build build/push_daemon, build/fcgi_app, build/chatctl
 #   make deps       install the Debian and npm packages (idempotent)
 #   make run        deps, build, start the whole stack in the foreground
 #   make test       deps, build, unit tests, integration tests
@@ -50,6 +50,14 @@ APP_SRCS = fcgi_app/main.c fcgi_app/worker.c fcgi_app/request.c \
 	   fcgi_app/notice.c fcgi_app/event.c fcgi_app/db-friend.c \
 	   fcgi_app/db-message.c fcgi_app/db-presence.c
 
+# chatctl/: the administrator's tool, on the workers' db code and hashing.
+CTL_SRCS = chatctl/chatctl.c chatctl/cmd-account.c chatctl/cmd-report.c \
+	   chatctl/cmd-purge.c chatctl/date.c chatctl/password.c \
+	   chatctl/daemon.c chatctl/db-admin.c \
+	   fcgi_app/db.c fcgi_app/db-account.c fcgi_app/db-friend.c \
+	   fcgi_app/db-throttle.c fcgi_app/auth.c fcgi_app/packet.c \
+	   fcgi_app/utf8.c
+
 # Unit tests: tests/unit/<name>.c plus the sources named in <name>_SRCS.
 UNIT_TESTS = test-utf8 test-packet test-cmd test-tcp-frame test-fcgi-record test-ws-handshake
 test-ws-handshake_SRCS = push_daemon/ws-handshake.c
@@ -66,6 +74,8 @@ UNIT_TESTS += test-friendlist
 test-friendlist_SRCS = fcgi_app/friendlist.c
 test-packet_SRCS = fcgi_app/packet.c fcgi_app/utf8.c
 test-utf8_SRCS = fcgi_app/utf8.c
+UNIT_TESTS += test-date
+test-date_SRCS = chatctl/date.c
 
 # bench/: the load generator (bench/README.md).
 BENCH_SRCS = bench/main.c bench/conn.c bench/ws.c bench/session.c \
@@ -76,16 +86,23 @@ BENCH_SRCS = bench/main.c bench/conn.c bench/ws.c bench/session.c \
 DAEMON_OBJS = $(patsubst %.c,$(B)/obj/%.o,$(DAEMON_SRCS) $(COMMON_SRCS))
 APP_OBJS    = $(patsubst %.c,$(B)/obj/%.o,$(APP_SRCS) $(COMMON_SRCS))
 BENCH_OBJS  = $(patsubst %.c,$(B)/obj/%.o,$(BENCH_SRCS) $(COMMON_SRCS))
+CTL_OBJS    = $(patsubst %.c,$(B)/obj/%.o,$(CTL_SRCS) $(COMMON_SRCS))
 
 .PHONY: all deps run test unit unit-bin integration bench fuzz install clean
 
-all: $(B)/push_daemon $(B)/fcgi_app
+all: $(B)/push_daemon $(B)/fcgi_app $(B)/chatctl
 
 $(B)/push_daemon: $(DAEMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 $(B)/fcgi_app: $(APP_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+$(B)/chatctl: $(CTL_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# chatctl's db-admin.c runs statements through fcgi_app/db.h.
+$(B)/obj/chatctl/%.o $(B)/obj/tests/unit/test-date.o: ALL_CFLAGS += -Ifcgi_app
 
 $(B)/bench: $(BENCH_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread -lm
