@@ -145,13 +145,17 @@ bench: all $(B)/bench
 	@$(foreach k,$(BENCH_KNOBS),$(if $($(k)),$(k)='$($(k))')) \
 	    bench/run.sh --build $(B)
 
-# A production host: binaries, migrations and docs under PREFIX.
+# A production host: binaries, migrations, the man page and docs under
+# PREFIX.
 PREFIX	?= /usr/local
+MANDIR	?= $(PREFIX)/share/man
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/chat/sql \
 	    $(DESTDIR)$(PREFIX)/share/chat/scripts \
-	    $(DESTDIR)$(PREFIX)/share/doc/chat
-	install -m 0755 $(B)/push_daemon $(B)/fcgi_app $(DESTDIR)$(PREFIX)/sbin/
+	    $(DESTDIR)$(PREFIX)/share/doc/chat $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(B)/push_daemon $(B)/fcgi_app $(B)/chatctl \
+	    $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0644 chatctl/chatctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 sql/*.sql sql/README.md $(DESTDIR)$(PREFIX)/share/chat/sql/
 	install -m 0755 scripts/migrate.sh $(DESTDIR)$(PREFIX)/share/chat/scripts/
 	install -m 0644 INSTALL.md README.md docs/*.md etc/chat.conf.example \

@@ -20,6 +20,7 @@ packages=(
 	libfcgi-dev libcjson-dev libmariadb-dev libevent-dev libwslay-dev
 	libssl-dev libsodium-dev
 	libcmocka-dev clang
+	mandoc		# lints chatctl.8 (scripts/check-deploy.sh)
 	chromium	# the web client's end-to-end tests (playwright-core drives it)
 )
 # Node is needed for the integration tests; a machine that already has a
