@@ -33,6 +33,7 @@
 #define ADMIN_LINE_MAX		128
 #define ADMIN_CLIENTS_MAX	16	/* chatctl runs hold one each */
 #define ADMIN_IDLE_SECONDS	10	/* a client that sends nothing goes */
+#define ADMIN_PAUSE_SECONDS	1	/* after EMFILE and the like */
 
 struct admin_client {
 	struct bufferevent		*bev;		/* owned, closes the fd */
@@ -42,6 +43,7 @@ struct admin_client {
 
 static char			 admin_path[SOCKET_PATH_MAX];
 static struct evconnlistener	*admin_lev;	/* owned, closes the socket */
+static struct event		*admin_resume;	/* owned */
 static LIST_HEAD(, admin_client) admin_clients =
     LIST_HEAD_INITIALIZER(admin_clients);
 static u_int			 admin_nclients;
@@ -260,6 +262,27 @@ admin_accept(struct evconnlistener *lev, evutil_socket_t fd,
 	bufferevent_enable(a->bev, EV_READ | EV_WRITE);
 }
 
+static void
+admin_resume_cb(evutil_socket_t fd, short what, void *arg)
+{
+	(void)fd;
+	(void)what;
+	(void)arg;
+	evconnlistener_enable(admin_lev);
+}
+
+/* Out of descriptors: accepting again at once would spin, so wait. */
+static void
+admin_error(struct evconnlistener *lev, void *arg)
+{
+	struct timeval	tv = { ADMIN_PAUSE_SECONDS, 0 };
+
+	(void)arg;
+	log_warn("%s: accept", admin_path);
+	evconnlistener_disable(lev);
+	evtimer_add(admin_resume, &tv);
+}
+
 /* Listens on the admin socket; -1 after logging why. */
 int
 admin_open(void)
@@ -277,12 +300,16 @@ admin_open(void)
 	}
 	admin_lev = evconnlistener_new(base, admin_accept, NULL,
 	    LEV_OPT_CLOSE_ON_FREE | LEV_OPT_CLOSE_ON_EXEC, 0, fd);
-	if (admin_lev == NULL) {
+	if (admin_lev == NULL)
 		close(fd);
+	if (admin_lev == NULL ||
+	    (admin_resume = evtimer_new(base, admin_resume_cb, NULL)) == NULL) {
+		admin_close();
 		unlink(admin_path);
 		log_warnx("%s: cannot listen", admin_path);
 		return -1;
 	}
+	evconnlistener_set_error_cb(admin_lev, admin_error);
 	log_info("listening on %s (admin)", admin_path);
 	return 0;
 }
@@ -300,4 +327,7 @@ admin_close(void)
 		unlink(admin_path);
 		admin_lev = NULL;
 	}
+	if (admin_resume != NULL)
+		event_free(admin_resume);
+	admin_resume = NULL;
 }
