@@ -13,10 +13,10 @@
 
 #include "chatctl.h"
 
-/* Connections of account on other nodes, which this node cannot close. */
+/* Connections of an account on other nodes, which this node cannot close. */
 struct elsewhere {
 	const char	*node;		/* ours */
-	uint64_t	 conns;
+	const char	*advice;	/* what the operator may do */
 };
 
 static int
@@ -24,13 +24,21 @@ cmd_elsewhere_cb(void *arg, const struct presence_row *r)
 {
 	struct elsewhere	*e = arg;
 
-	if (strcmp(r->node, e->node) != 0) {
+	if (strcmp(r->node, e->node) != 0)
 		warnx("account %" PRIu64 " has %" PRIu64 " connection%s on "
-		    "node %s: run chatctl kick there", r->account, r->conns,
-		    r->conns == 1 ? "" : "s", r->node);
-		e->conns += r->conns;
-	}
+		    "node %s: %s", r->account, r->conns, r->conns == 1 ? "" :
+		    "s", r->node, e->advice);
 	return 0;
+}
+
+/* Warns of the account's connections that other nodes' daemons hold. */
+static void
+cmd_elsewhere(struct ctl *ctl, const struct account *a, const char *advice)
+{
+	struct elsewhere	e = { ctl->cf->node_name, advice };
+
+	if (db_admin_presence(ctl->db, a->id, cmd_elsewhere_cb, &e) == -1)
+		warnx("database error: other nodes not checked");
 }
 
 /*
@@ -42,7 +50,6 @@ static int
 cmd_close_sessions(struct ctl *ctl, const struct account *a,
     const char *what)
 {
-	struct elsewhere	 e = { ctl->cf->node_name, 0 };
 	const char		*errstr;
 	char			 path[SOCKET_PATH_MAX];
 	unsigned		 n = 0;
@@ -64,8 +71,6 @@ cmd_close_sessions(struct ctl *ctl, const struct account *a,
 	}
 	printf("account %" PRIu64 " (%s) %s; %u connection%s closed\n",
 	    a->id, a->username, what, n, n == 1 ? "" : "s");
-	if (db_admin_presence(ctl->db, a->id, cmd_elsewhere_cb, &e) == -1)
-		warnx("database error: other nodes not checked");
 	return CTL_OK;
 }
 
@@ -143,6 +148,7 @@ cmd_disable(struct ctl *ctl, int argc, char **argv)
 		warnx("database error: account %" PRIu64 " not disabled", a.id);
 		return CTL_FAIL;
 	}
+	cmd_elsewhere(ctl, &a, "run chatctl kick there");
 	/* Even when it already was: a session may predate the flag. */
 	return cmd_close_sessions(ctl, &a, a.disabled ? "was already disabled"
 	    : "disabled");
@@ -181,6 +187,9 @@ cmd_deluser(struct ctl *ctl, int argc, char **argv)
 	(void)argc;
 	if (ctl_account(ctl, argv[0], &a) == -1)
 		return CTL_FAIL;
+	/* Asked first: the presence rows go with the account. */
+	cmd_elsewhere(ctl, &a, "they stay open until they end, able to do "
+	    "nothing");
 	memset(&d, 0, sizeof(d));
 	if (db_begin(ctl->db) == -1)
 		goto fail;
@@ -213,5 +222,6 @@ cmd_kick(struct ctl *ctl, int argc, char **argv)
 	(void)argc;
 	if (ctl_account(ctl, argv[0], &a) == -1)
 		return CTL_FAIL;
+	cmd_elsewhere(ctl, &a, "run chatctl kick there");
 	return cmd_close_sessions(ctl, &a, "kicked");
 }

@@ -296,6 +296,52 @@ describe('chatctl online, friends, stats', { skip }, () => {
 		    'account still listed');
 	});
 
+	test('online and kick name connections of other nodes from the ' +
+	    'presence table', async () => {
+		const user = await newUser();
+		await sql('INSERT INTO presence (node, conn_id, account_id, ' +
+		    `ack_mode, transport) VALUES ('node2', 1, ${user.id}, 0, 'ws')`);
+		try {
+			assert.deepEqual(rows(await ok(['online']))
+			    .filter((r) => r[1] === user.id),
+			    [['node2', user.id, '1', user.username]]);
+			const r = await chatctl(['kick', user.id]);
+			assert.equal(r.code, 0, r.err);
+			assert.match(r.out, /kicked; 0 connections closed/);
+			assert.match(r.err, new RegExp(`account ${user.id} has 1 ` +
+			    'connection on node node2: run chatctl kick there'));
+		} finally {
+			await sql('DELETE FROM presence WHERE node = \'node2\'');
+		}
+	});
+
+	test('with no daemon on the admin socket, disable warns and still ' +
+	    'disables, and online falls back on the presence table',
+	    async () => {
+		const conf = path.join(STACK_DIR, 'no-daemon.conf');
+		fs.writeFileSync(conf, fs.readFileSync(CONF, 'utf8') +
+		    `admin_socket = ${path.join(STACK_DIR, 'run/none.sock')}\n`,
+		    { mode: 0o600 });
+		try {
+			const user = await newUser();
+			const c = await loggedIn('ws', user);
+			let r = await chatctl(['online'], { conf });
+			assert.equal(r.code, 0, r.err);
+			assert.match(r.err, /no push daemon listens on .*none\.sock/);
+			assert.deepEqual(rows(r.out).filter((x) => x[1] === user.id),
+			    [['node1', user.id, '1', user.username]]);
+			r = await chatctl(['disable', user.id], { conf });
+			assert.equal(r.code, 0, r.err);
+			assert.match(r.out, /disabled; 0 connections closed/);
+			assert.match(r.err, /no push daemon listens/);
+			assertFail(await tryLogin(user), 'login_return',
+			    'account disabled');
+			assert.equal(c.closeInfo, null);
+		} finally {
+			fs.rmSync(conf);
+		}
+	});
+
 	test('friends lists the friends of an account with their status and ' +
 	    'whether they are online', async () => {
 		const a = await newUser();
