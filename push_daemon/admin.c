@@ -78,38 +78,40 @@ admin_account_ok(const char *s)
 
 /*
  * Closes every connection of account, each after what it was already sent
- * (a WebSocket client gets its close frame).  Each leaves the online table
- * at once, so nothing more is sent to it while it drains.  The ids are
- * taken first: closing one may run code that changes the account's list.
+ * (a WebSocket client gets its close frame), and says in *n how many.  Each
+ * leaves the online table at once, so nothing more is sent to it while it
+ * drains.  The ids are taken first: closing one may run code that changes
+ * the account's list.  -1 when out of memory, nothing closed.
  */
-static u_int
-admin_kick(const char *account)
+static int
+admin_kick(const char *account, u_int *n)
 {
 	struct conn	*c;
 	uint64_t	*ids;
-	u_int		 i, n = 0;
+	u_int		 i;
 
+	*n = 0;
 	for (c = online_first(account); c != NULL;
 	    c = LIST_NEXT(c, online_entry))
-		n++;
-	if (n == 0)
+		(*n)++;
+	if (*n == 0)
 		return 0;
-	if ((ids = calloc(n, sizeof(*ids))) == NULL)
-		return 0;
+	if ((ids = calloc(*n, sizeof(*ids))) == NULL)
+		return -1;
 	i = 0;
-	for (c = online_first(account); c != NULL && i < n;
+	for (c = online_first(account); c != NULL && i < *n;
 	    c = LIST_NEXT(c, online_entry))
 		ids[i++] = c->id;
-	for (i = 0; i < n; i++) {
+	for (i = 0; i < *n; i++) {
 		if ((c = conn_find(ids[i])) == NULL)
 			continue;
 		conn_close_after_write(c, "kicked");
 		online_remove(c);
 	}
 	free(ids);
-	log_info("admin: kick %s: %u connection%s", account, n,
-	    n == 1 ? "" : "s");
-	return n;
+	log_info("admin: kick %s: %u connection%s", account, *n,
+	    *n == 1 ? "" : "s");
+	return 0;
 }
 
 struct admin_count {
@@ -133,14 +135,17 @@ admin_command(struct admin_client *a, char *line)
 	struct evbuffer		*out = bufferevent_get_output(a->bev);
 	struct admin_count	 ac = { NULL, 0 };
 	char			*arg;
+	u_int			 n;
 
 	if ((arg = strchr(line, ' ')) != NULL)
 		*arg++ = '\0';
 	if (strcmp(line, "kick") == 0) {
 		if (arg == NULL || !admin_account_ok(arg))
 			evbuffer_add_printf(out, "error bad account\n");
+		else if (admin_kick(arg, &n) == -1)
+			evbuffer_add_printf(out, "error out of memory\n");
 		else
-			evbuffer_add_printf(out, "ok %u\n", admin_kick(arg));
+			evbuffer_add_printf(out, "ok %u\n", n);
 	} else if (strcmp(line, "online") == 0 && arg == NULL) {
 		ac.out = out;
 		online_foreach(admin_online_cb, &ac);
