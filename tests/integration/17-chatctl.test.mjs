@@ -52,6 +52,8 @@ function chatctl(args, { input = '', conf = CONF } = {}) {
 		child.stderr.on('data', (d) => { err += d; });
 		child.on('error', reject);
 		child.on('close', (code) => resolve({ code, out, err }));
+		// A command refused before it reads its stdin closes it: EPIPE.
+		child.stdin.on('error', () => {});
 		child.stdin.end(input);
 	});
 }
