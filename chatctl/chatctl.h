@@ -69,8 +69,8 @@ enum daemon_status {
 enum daemon_status daemon_request(const struct config *, const char *line,
 	    int (*)(void *, const char *), void *, char *ok, size_t,
 	    const char **errstr);
-enum daemon_status daemon_kick(const struct config *, uint64_t, unsigned *,
-	    const char **errstr);
+enum daemon_status daemon_account(const struct config *, const char *verb,
+	    uint64_t, unsigned *, const char **errstr);
 
 /* db-admin.c: the statements only chatctl runs */
 struct deleted {

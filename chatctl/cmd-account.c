@@ -42,19 +42,19 @@ cmd_elsewhere(struct ctl *ctl, const struct account *a, const char *advice)
 }
 
 /*
- * Closes every connection of a on this node and prints what was done
- * (what, e.g. "disabled", names the change already made).  A daemon that
- * does not run holds nothing, which is only a warning.
+ * Has this node's daemon verb ("kick" or "disable") account a, closing its
+ * connections, and prints what was done (what names the change already
+ * made).  A daemon that does not run holds nothing: only a warning.
  */
 static int
 cmd_close_sessions(struct ctl *ctl, const struct account *a,
-    const char *what)
+    const char *verb, const char *what)
 {
 	const char		*errstr;
 	char			 path[SOCKET_PATH_MAX];
 	unsigned		 n = 0;
 
-	switch (daemon_kick(ctl->cf, a->id, &n, &errstr)) {
+	switch (daemon_account(ctl->cf, verb, a->id, &n, &errstr)) {
 	case DAEMON_OK:
 		break;
 	case DAEMON_DOWN:
@@ -150,14 +150,18 @@ cmd_disable(struct ctl *ctl, int argc, char **argv)
 	}
 	cmd_elsewhere(ctl, &a, "run chatctl kick there");
 	/* Even when it already was: a session may predate the flag. */
-	return cmd_close_sessions(ctl, &a, a.disabled ? "was already disabled"
-	    : "disabled");
+	return cmd_close_sessions(ctl, &a, "disable", a.disabled ?
+	    "was already disabled" : "disabled");
 }
 
+/* The daemon, told too, lets in at once a login it would still refuse. */
 int
 cmd_enable(struct ctl *ctl, int argc, char **argv)
 {
-	struct account	a;
+	struct account	 a;
+	const char	*errstr;
+	char		 path[SOCKET_PATH_MAX];
+	unsigned	 n;
 
 	(void)argc;
 	if (ctl_account(ctl, argv[0], &a) == -1)
@@ -168,6 +172,12 @@ cmd_enable(struct ctl *ctl, int argc, char **argv)
 	}
 	printf("account %" PRIu64 " (%s) %s\n", a.id, a.username,
 	    a.disabled ? "enabled" : "was not disabled");
+	if (daemon_account(ctl->cf, "enable", a.id, &n, &errstr) ==
+	    DAEMON_ERROR) {
+		(void)config_admin_socket(ctl->cf, path, sizeof(path));
+		warnx("%s: %s: logins may be refused for up to a minute",
+		    path, errstr);
+	}
 	return CTL_OK;
 }
 
@@ -208,7 +218,8 @@ cmd_deluser(struct ctl *ctl, int argc, char **argv)
 	    PRIu64 " friend request%s, %" PRIu64 " message%s", d.friends,
 	    d.friends == 1 ? "" : "s", d.requests, d.requests == 1 ? "" : "s",
 	    d.messages, d.messages == 1 ? "" : "s");
-	return cmd_close_sessions(ctl, &a, what);
+	/* "disable": a login that read the account before the delete. */
+	return cmd_close_sessions(ctl, &a, "disable", what);
 fail:
 	warnx("database error: nothing was deleted");
 	return CTL_FAIL;
@@ -223,5 +234,5 @@ cmd_kick(struct ctl *ctl, int argc, char **argv)
 	if (ctl_account(ctl, argv[0], &a) == -1)
 		return CTL_FAIL;
 	cmd_elsewhere(ctl, &a, "run chatctl kick there");
-	return cmd_close_sessions(ctl, &a, "kicked");
+	return cmd_close_sessions(ctl, &a, "kick", "kicked");
 }

@@ -120,19 +120,26 @@ daemon_request(const struct config *cf, const char *line,
 	return rc;
 }
 
-/* Closes every connection of account on this node; *n says how many. */
+/*
+ * verb ("kick", "disable" or "enable") account on this node: kick and
+ * disable close its connections, *n says how many; disable also has the
+ * daemon refuse the binds of logins already under way, enable stops that.
+ */
 enum daemon_status
-daemon_kick(const struct config *cf, uint64_t account, unsigned *n,
-    const char **errstr)
+daemon_account(const struct config *cf, const char *verb, uint64_t account,
+    unsigned *n, const char **errstr)
 {
 	enum daemon_status	 rc;
 	char			 line[64], ok[64], *end;
 	unsigned long		 v;
 
-	snprintf(line, sizeof(line), "kick %" PRIu64, account);
+	*n = 0;
+	snprintf(line, sizeof(line), "%s %" PRIu64, verb, account);
 	if ((rc = daemon_request(cf, line, NULL, NULL, ok, sizeof(ok),
 	    errstr)) != DAEMON_OK)
 		return rc;
+	if (strcmp(verb, "enable") == 0 && ok[0] == '\0')
+		return DAEMON_OK;
 	v = strtoul(ok, &end, 10);
 	if (ok[0] == '\0' || *end != '\0' || v > UINT32_MAX) {
 		*errstr = "the daemon's answer makes no sense";

@@ -8,8 +8,16 @@
  * with a line "ok ..." or "error REASON":
  *
  *	kick ACCOUNT	closes every connection of ACCOUNT: "ok N"
+ *	disable ACCOUNT	kick, and refuse its binds for a while: "ok N"
+ *	enable ACCOUNT	stop refusing them: "ok"
  *	online		"ACCOUNT N" per account logged in here, then "ok N"
  *	stats		"ok connections N accounts N"
+ *
+ * Why disable is more than kick: a login's worker may have read the account
+ * just before chatctl disabled it in the database, and its bind then
+ * arrives after the kick.  conn_bind() asks admin_refuses() and closes such
+ * a connection instead.  A request's answer comes within UPSTREAM_TIMEOUT
+ * or is dropped, so an account is held for twice that and then forgotten.
  *
  * The answers are about this node only: other nodes have their own daemon
  * and socket, and the presence table in the database covers them all.
@@ -34,6 +42,7 @@
 #define ADMIN_CLIENTS_MAX	16	/* chatctl runs hold one each */
 #define ADMIN_IDLE_SECONDS	10	/* a client that sends nothing goes */
 #define ADMIN_PAUSE_SECONDS	1	/* after EMFILE and the like */
+#define ADMIN_HOLD_SECONDS	60	/* > UPSTREAM_TIMEOUT (upstream.c) */
 
 struct admin_client {
 	struct bufferevent		*bev;		/* owned, closes the fd */
@@ -41,7 +50,17 @@ struct admin_client {
 	LIST_ENTRY(admin_client)	 entry;
 };
 
+/* An account disabled here recently, whose binds are refused. */
+struct admin_hold {
+	char			 account[ACCOUNT_MAX];
+	double			 until;		/* conn_now() */
+	TAILQ_ENTRY(admin_hold)	 entry;
+};
+
 static char			 admin_path[SOCKET_PATH_MAX];
+/* Owned; in the order they were made, so the oldest expire first. */
+static TAILQ_HEAD(, admin_hold)	 admin_holds =
+    TAILQ_HEAD_INITIALIZER(admin_holds);
 static struct evconnlistener	*admin_lev;	/* owned, closes the socket */
 static struct event		*admin_resume;	/* owned */
 static LIST_HEAD(, admin_client) admin_clients =
@@ -114,6 +133,65 @@ admin_kick(const char *account, u_int *n)
 	return 0;
 }
 
+static void
+admin_hold_expire(double now)
+{
+	struct admin_hold	*h;
+
+	while ((h = TAILQ_FIRST(&admin_holds)) != NULL && h->until <= now) {
+		TAILQ_REMOVE(&admin_holds, h, entry);
+		free(h);
+	}
+}
+
+static struct admin_hold *
+admin_hold_find(const char *account)
+{
+	struct admin_hold	*h;
+
+	admin_hold_expire(conn_now());
+	TAILQ_FOREACH(h, &admin_holds, entry)
+		if (strcmp(h->account, account) == 0)
+			return h;
+	return NULL;
+}
+
+/* Forgets account's hold, if it has one. */
+static void
+admin_hold_drop(const char *account)
+{
+	struct admin_hold	*h;
+
+	if ((h = admin_hold_find(account)) != NULL) {
+		TAILQ_REMOVE(&admin_holds, h, entry);
+		free(h);
+	}
+}
+
+/* Holds account for ADMIN_HOLD_SECONDS from now; -1 if out of memory. */
+static int
+admin_hold_add(const char *account)
+{
+	struct admin_hold	*h;
+
+	admin_hold_drop(account);
+	if ((h = calloc(1, sizeof(*h))) == NULL)
+		return -1;
+	snprintf(h->account, sizeof(h->account), "%s", account);
+	h->until = conn_now() + ADMIN_HOLD_SECONDS;
+	TAILQ_INSERT_TAIL(&admin_holds, h, entry);
+	return 0;
+}
+
+/* Whether a bind to account must be refused: chatctl disabled it. */
+int
+admin_refuses(const char *account)
+{
+	if (TAILQ_EMPTY(&admin_holds))
+		return 0;
+	return admin_hold_find(account) != NULL;
+}
+
 struct admin_count {
 	struct evbuffer	*out;		/* NULL: count only */
 	u_int		 accounts;
@@ -139,10 +217,15 @@ admin_command(struct admin_client *a, char *line)
 
 	if ((arg = strchr(line, ' ')) != NULL)
 		*arg++ = '\0';
-	if (strcmp(line, "kick") == 0) {
+	if (strcmp(line, "kick") == 0 || strcmp(line, "disable") == 0 ||
+	    strcmp(line, "enable") == 0) {
 		if (arg == NULL || !admin_account_ok(arg))
 			evbuffer_add_printf(out, "error bad account\n");
-		else if (admin_kick(arg, &n) == -1)
+		else if (strcmp(line, "enable") == 0) {
+			admin_hold_drop(arg);
+			evbuffer_add_printf(out, "ok\n");
+		} else if ((strcmp(line, "disable") == 0 &&
+		    admin_hold_add(arg) == -1) || admin_kick(arg, &n) == -1)
 			evbuffer_add_printf(out, "error out of memory\n");
 		else
 			evbuffer_add_printf(out, "ok %u\n", n);
@@ -319,14 +402,19 @@ admin_open(void)
 	return 0;
 }
 
-/* Drops every admin client and removes the socket file. */
+/* Drops every admin client and hold, and removes the socket file. */
 void
 admin_close(void)
 {
 	struct admin_client	*a;
+	struct admin_hold	*h;
 
 	while ((a = LIST_FIRST(&admin_clients)) != NULL)
 		admin_free(a);
+	while ((h = TAILQ_FIRST(&admin_holds)) != NULL) {
+		TAILQ_REMOVE(&admin_holds, h, entry);
+		free(h);
+	}
 	if (admin_lev != NULL) {
 		evconnlistener_free(admin_lev);
 		unlink(admin_path);

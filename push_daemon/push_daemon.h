@@ -301,6 +301,7 @@ void	 upstream_written(const struct conn *, struct packet *);
 /* admin.c: chatctl's line protocol on admin_socket */
 int	 admin_open(void);
 void	 admin_close(void);
+int	 admin_refuses(const char *account);
 
 /* route.c */
 int	 route_answer(uint64_t conn_id, const char *, size_t,

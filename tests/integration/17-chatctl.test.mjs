@@ -573,13 +573,30 @@ describe('push daemon admin socket', { skip }, () => {
 	test('it answers online, stats and kick, and refuses what it does ' +
 	    'not know', async () => {
 		const got = await admin(['online', 'stats', 'kick 900000000',
-		    'kick abc', 'kick', 'bogus', `kick ${'1'.repeat(200)}`]);
+		    'kick abc', 'kick', 'disable 900000000', 'enable 900000000',
+		    'enable x', 'bogus', `kick ${'1'.repeat(200)}`]);
 		const lines = got.split('\n').filter((l) => !/^[0-9]+ [0-9]+$/.test(l));
 		assert.equal(lines[0].split(' ')[0], 'ok');
 		assert.match(lines[1], /^ok connections [0-9]+ accounts [0-9]+$/);
 		assert.deepEqual(lines.slice(2), ['ok 0', 'error bad account',
-		    'error bad account', 'error unknown command',
-		    'error line too long', '']);
+		    'error bad account', 'ok 0', 'ok', 'error bad account',
+		    'error unknown command', 'error line too long', '']);
+	});
+
+	test('after disable the daemon closes a connection whose login ' +
+	    'binds the account, as one that raced the disable would, until ' +
+	    'enable', async () => {
+		// The database still lets it in: only the daemon refuses.
+		const user = await newUser();
+		assert.equal(await admin([`disable ${user.id}`]), 'ok 0\n');
+		const c = await connect('tcp');
+		c.send({ command: 'login', id: user.id, password: user.password });
+		await c.closed(5000);
+		assert.ok(!c.packets.some((p) => p.status === 'success'),
+		    JSON.stringify(c.packets));
+		assert.equal(await admin([`enable ${user.id}`]), 'ok\n');
+		assertSuccess(await tryLogin(user, user.password, 'tcp'),
+		    'login_return');
 	});
 
 	test('another user is refused even where the file would let it in',
