@@ -103,7 +103,7 @@ admin_account_ok(const char *s)
  * the account's list.  -1 when out of memory, nothing closed.
  */
 static int
-admin_kick(const char *account, u_int *n)
+admin_kick(const char *verb, const char *account, u_int *n)
 {
 	struct conn	*c;
 	uint64_t	*ids;
@@ -113,8 +113,10 @@ admin_kick(const char *account, u_int *n)
 	for (c = online_first(account); c != NULL;
 	    c = LIST_NEXT(c, online_entry))
 		(*n)++;
-	if (*n == 0)
+	if (*n == 0) {
+		log_info("admin: %s %s: no connection", verb, account);
 		return 0;
+	}
 	if ((ids = calloc(*n, sizeof(*ids))) == NULL)
 		return -1;
 	i = 0;
@@ -128,7 +130,7 @@ admin_kick(const char *account, u_int *n)
 		online_remove(c);
 	}
 	free(ids);
-	log_info("admin: kick %s: %u connection%s", account, *n,
+	log_info("admin: %s %s: %u connection%s closed", verb, account, *n,
 	    *n == 1 ? "" : "s");
 	return 0;
 }
@@ -223,9 +225,11 @@ admin_command(struct admin_client *a, char *line)
 			evbuffer_add_printf(out, "error bad account\n");
 		else if (strcmp(line, "enable") == 0) {
 			admin_hold_drop(arg);
+			log_info("admin: enable %s", arg);
 			evbuffer_add_printf(out, "ok\n");
 		} else if ((strcmp(line, "disable") == 0 &&
-		    admin_hold_add(arg) == -1) || admin_kick(arg, &n) == -1)
+		    admin_hold_add(arg) == -1) ||
+		    admin_kick(line, arg, &n) == -1)
 			evbuffer_add_printf(out, "error out of memory\n");
 		else
 			evbuffer_add_printf(out, "ok %u\n", n);
