@@ -1,7 +1,7 @@
 # One GNU Makefile for the whole service: the two programs, their unit
 # tests, and the commands that set up, run and test the stack.
 #
-#   make            build build/push_daemon and build/fcgi_app
+#   make            build build/push_daemon, build/fcgi_app, build/chatctl
 #   make deps       install the Debian and npm packages (idempotent)
 #   make run        deps, build, start the whole stack in the foreground
 #   make test       deps, build, unit tests, integration tests
@@ -42,7 +42,7 @@ DAEMON_SRCS = push_daemon/main.c push_daemon/listen.c push_daemon/conn.c \
 	   push_daemon/transport-tcp.c push_daemon/ws-handshake.c \
 	   push_daemon/transport-ws.c push_daemon/fcgi-client.c \
 	   push_daemon/upstream.c push_daemon/route.c push_daemon/deliver.c \
-	   push_daemon/pool.c push_daemon/addrlimit.c
+	   push_daemon/pool.c push_daemon/addrlimit.c push_daemon/admin.c
 
 # fcgi_app/: the FastCGI workers that run every command.
 APP_SRCS = fcgi_app/main.c fcgi_app/worker.c fcgi_app/request.c \
@@ -56,6 +56,14 @@ APP_SRCS = fcgi_app/main.c fcgi_app/worker.c fcgi_app/request.c \
 	   fcgi_app/notice.c fcgi_app/event.c fcgi_app/db-friend.c \
 	   fcgi_app/db-message.c fcgi_app/db-presence.c \
 	   fcgi_app/batch.c fcgi_app/batch-parse.c fcgi_app/msgqueue.c
+
+# chatctl/: the administrator's tool, on the workers' db code and hashing.
+CTL_SRCS = chatctl/chatctl.c chatctl/cmd-account.c chatctl/cmd-report.c \
+	   chatctl/cmd-purge.c chatctl/date.c chatctl/password.c \
+	   chatctl/daemon.c chatctl/db-admin.c \
+	   fcgi_app/db.c fcgi_app/db-account.c fcgi_app/db-friend.c \
+	   fcgi_app/db-throttle.c fcgi_app/auth.c fcgi_app/packet.c \
+	   fcgi_app/utf8.c
 
 # Unit tests: tests/unit/<name>.c plus the sources named in <name>_SRCS.
 UNIT_TESTS = test-utf8 test-packet test-cmd test-tcp-frame test-fcgi-record test-ws-handshake
@@ -76,6 +84,8 @@ UNIT_TESTS += test-config
 test-config_SRCS = common/config.c common/log.c
 test-packet_SRCS = fcgi_app/packet.c fcgi_app/utf8.c
 test-utf8_SRCS = fcgi_app/utf8.c
+UNIT_TESTS += test-date
+test-date_SRCS = chatctl/date.c
 
 # bench/: the load generator (bench/README.md).
 BENCH_SRCS = bench/main.c bench/conn.c bench/ws.c bench/session.c \
@@ -86,16 +96,23 @@ BENCH_SRCS = bench/main.c bench/conn.c bench/ws.c bench/session.c \
 DAEMON_OBJS = $(patsubst %.c,$(B)/obj/%.o,$(DAEMON_SRCS) $(COMMON_SRCS))
 APP_OBJS    = $(patsubst %.c,$(B)/obj/%.o,$(APP_SRCS) $(COMMON_SRCS))
 BENCH_OBJS  = $(patsubst %.c,$(B)/obj/%.o,$(BENCH_SRCS) $(COMMON_SRCS))
+CTL_OBJS    = $(patsubst %.c,$(B)/obj/%.o,$(CTL_SRCS) $(COMMON_SRCS))
 
 .PHONY: all deps run test unit unit-bin integration bench fuzz install clean
 
-all: $(B)/push_daemon $(B)/fcgi_app
+all: $(B)/push_daemon $(B)/fcgi_app $(B)/chatctl
 
 $(B)/push_daemon: $(DAEMON_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
 
 $(B)/fcgi_app: $(APP_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(APP_LIBS)
+
+$(B)/chatctl: $(CTL_OBJS)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
+
+# chatctl's db-admin.c runs statements through fcgi_app/db.h.
+$(B)/obj/chatctl/%.o $(B)/obj/tests/unit/test-date.o: ALL_CFLAGS += -Ifcgi_app
 
 $(B)/bench: $(BENCH_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread -lm
@@ -138,13 +155,17 @@ bench: all $(B)/bench
 	@$(foreach k,$(BENCH_KNOBS),$(if $($(k)),$(k)='$($(k))')) \
 	    bench/run.sh --build $(B)
 
-# A production host: binaries, migrations and docs under PREFIX.
+# A production host: binaries, migrations, the man page and docs under
+# PREFIX.
 PREFIX	?= /usr/local
+MANDIR	?= $(PREFIX)/share/man
 install: all
 	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/chat/sql \
 	    $(DESTDIR)$(PREFIX)/share/chat/scripts \
-	    $(DESTDIR)$(PREFIX)/share/doc/chat
-	install -m 0755 $(B)/push_daemon $(B)/fcgi_app $(DESTDIR)$(PREFIX)/sbin/
+	    $(DESTDIR)$(PREFIX)/share/doc/chat $(DESTDIR)$(MANDIR)/man8
+	install -m 0755 $(B)/push_daemon $(B)/fcgi_app $(B)/chatctl \
+	    $(DESTDIR)$(PREFIX)/sbin/
+	install -m 0644 chatctl/chatctl.8 $(DESTDIR)$(MANDIR)/man8/
 	install -m 0644 sql/*.sql sql/README.md $(DESTDIR)$(PREFIX)/share/chat/sql/
 	install -m 0755 scripts/migrate.sh $(DESTDIR)$(PREFIX)/share/chat/scripts/
 	install -m 0644 INSTALL.md README.md docs/*.md etc/chat.conf.example \

@@ -35,6 +35,9 @@ const struct config_entry config_table[] = {
 	    "group that may connect to ws_socket, tcp_socket and api_socket "
 	    "(nginx's, e.g. www-data); empty: the service's own group. "
 	    "fcgi_socket is the service's user's alone"),
+	STR_ENTRY(admin_socket, "",
+	    "Unix socket (mode 0600) the daemon takes chatctl on; empty: "
+	    "admin.sock beside ws_socket"),
 	STR_ENTRY(node_name, "node1",
 	    "name of this node in presence rows"),
 
@@ -232,6 +235,28 @@ config_load(struct config *cf, const char *path, const char **errstr,
 fail:
 	fclose(fp);
 	return rc;
+}
+
+/*
+ * The admin socket's path: admin_socket, or admin.sock in ws_socket's
+ * folder, so that a file written before the setting existed puts it in the
+ * daemon's run directory.  The daemon and chatctl both ask here, so they
+ * cannot disagree.  -1 when the path does not fit a Unix socket.
+ */
+int
+config_admin_socket(const struct config *cf, char *buf, size_t size)
+{
+	const char	*slash;
+	int		 n;
+
+	if (cf->admin_socket[0] != '\0')
+		n = snprintf(buf, size, "%s", cf->admin_socket);
+	else if ((slash = strrchr(cf->ws_socket, '/')) == NULL)
+		n = snprintf(buf, size, "admin.sock");
+	else
+		n = snprintf(buf, size, "%.*s/admin.sock",
+		    (int)(slash - cf->ws_socket), cf->ws_socket);
+	return n < 0 || (size_t)n >= size ? -1 : 0;
 }
 
 void

@@ -19,6 +19,7 @@ struct config {
 	char	ws_socket[SOCKET_PATH_MAX];	/* daemon: nginx /ws proxy */
 	char	tcp_socket[SOCKET_PATH_MAX];	/* daemon: nginx stream proxy */
 	char	socket_group[64];		/* nginx's, for its sockets */
+	char	admin_socket[SOCKET_PATH_MAX];	/* daemon: chatctl; "": beside ws */
 	char	node_name[64];			/* names this node's rows */
 
 	/* database */
@@ -85,6 +86,7 @@ int	config_load(struct config *, const char *path, const char **errstr,
 int	config_set(struct config *, const char *name, const char *value,
 	    const char **errstr);
 void	config_print(const struct config *, FILE *);
+int	config_admin_socket(const struct config *, char *, size_t);
 int	config_from_args(struct config *, int argc, char **argv,
 	    const char *progname, const char **path);
 

@@ -20,6 +20,10 @@
 /* Account ids are decimal strings; the first one issued. */
 #define ACCOUNT_ID_FIRST	10000
 
+/* A password, in bytes: logon's rule, which chatctl applies too. */
+#define PASSWORD_MIN		8
+#define PASSWORD_MAX		128
+
 /* A decimal uint64 plus NUL. */
 #define ID_STR_MAX		21
 

@@ -12,9 +12,6 @@
 #include "fcgi_app.h"
 #include "log.h"
 
-#define PASSWORD_MIN	8	/* bytes */
-#define PASSWORD_MAX	128
-
 static enum cmd_retval	cmd_logon_exec(struct cmd_ctx *);
 
 static const struct cmd_field cmd_logon_fields[] = {

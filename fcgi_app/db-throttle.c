@@ -172,6 +172,37 @@ db_login_succeeded(struct db *db, uint64_t id, const char *addr)
 	return st == NULL ? -1 : 0;
 }
 
+static const char sql_login_forget_attempts[] =
+    "DELETE FROM login_attempts WHERE account_id = ?";
+
+static const char sql_login_forget_backoff[] =
+    "DELETE FROM login_backoff WHERE account_id = ?";
+
+/*
+ * An operator has set a new password (chatctl passwd): the id's failures
+ * from every address and its backoff are forgotten, so that its owner may
+ * log in at once.  The addresses' own counts stay: they are about the
+ * addresses, not about this account.
+ */
+int
+db_login_failures_clear(struct db *db, uint64_t id)
+{
+	MYSQL_BIND	 params[1];
+	MYSQL_STMT	*st;
+
+	memset(params, 0, sizeof(params));
+	db_bind_u64(&params[0], &id);
+	st = db_exec(db, DB_LOGIN_FORGET_ATTEMPTS, sql_login_forget_attempts,
+	    params, NULL);
+	db_done(st);
+	if (st == NULL)
+		return -1;
+	st = db_exec(db, DB_LOGIN_FORGET_BACKOFF, sql_login_forget_backoff,
+	    params, NULL);
+	db_done(st);
+	return st == NULL ? -1 : 0;
+}
+
 static const char sql_registration_add[] =
     "INSERT INTO registrations (address, window_start, registrations)"
     " VALUES (?, NOW(), LAST_INSERT_ID(1)) ON DUPLICATE KEY UPDATE"

@@ -230,6 +230,7 @@ int		 db_login_attempt(struct db *, uint64_t, const char *addr,
 		    struct login_count *);
 int		 db_login_failed(struct db *, uint64_t, const char *addr);
 int		 db_login_succeeded(struct db *, uint64_t, const char *addr);
+int		 db_login_failures_clear(struct db *, uint64_t);
 int		 db_registration_add(struct db *, const char *addr,
 		    int *count);
 int		 db_friend_asks(struct db *, uint64_t from, int *minute,

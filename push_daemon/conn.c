@@ -603,6 +603,11 @@ conn_bind(struct conn *c, const char *account, int ack)
 {
 	if (c->state != CONN_LOGGED_OUT && c->state != CONN_LOGGED_IN)
 		return;
+	/* A login that raced chatctl disable (admin.c). */
+	if (admin_refuses(account)) {
+		conn_close_after_write(c, "account disabled");
+		return;
+	}
 	online_remove(c);
 	snprintf(c->account, sizeof(c->account), "%s", account);
 	c->ack = ack;

@@ -106,8 +106,15 @@ listen_stale(const struct sockaddr_un *sun, const char **errstr)
 	return 0;
 }
 
-static int
-listen_socket(const char *path, const char **errstr)
+/*
+ * A listening, non-blocking Unix socket at path whose file has mode and,
+ * unless group is "", that group (sockperm.c).  It is bound under a umask
+ * that leaves it 0600, so it is never, even for a moment, more open than
+ * mode.  Used for admin.c's socket too.
+ */
+int
+listen_unix(const char *path, mode_t mode, const char *group,
+    const char **errstr)
 {
 	struct sockaddr_un	sun;
 	mode_t			old;
@@ -125,17 +132,12 @@ listen_socket(const char *path, const char **errstr)
 	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd == -1)
 		goto fail;
-	/*
-	 * nginx's user alone may connect (socket_group): a local user who
-	 * could would write the PROXY line or X-Real-IP header itself.
-	 */
 	old = sockperm_umask();
 	rc = bind(fd, (struct sockaddr *)&sun, sizeof(sun));
 	umask(old);
 	if (rc == -1)
 		goto fail;
-	if (sockperm_set(path, SOCKPERM_NGINX, conf.socket_group,
-	    errstr) == -1) {
+	if (sockperm_set(path, mode, group, errstr) == -1) {
 		close(fd);
 		return -1;
 	}
@@ -157,7 +159,13 @@ listen_open(const char *path, const struct transport *tp)
 	const char	*errstr;
 	int		 fd;
 
-	if ((fd = listen_socket(path, &errstr)) == -1) {
+	/* nginx's workers may run as another user: anyone may connect. */
+	/*
+	 * nginx's user alone may connect (socket_group): a local user who
+	 * could would write the PROXY line or X-Real-IP header itself.
+	 */
+	if ((fd = listen_unix(path, SOCKPERM_NGINX, conf.socket_group,
+	    &errstr)) == -1) {
 		log_warnx("%s: %s", path, errstr);
 		return -1;
 	}

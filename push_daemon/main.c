@@ -81,8 +81,10 @@ main_run(void)
 	    evsignal_add(sigterm, NULL) == -1 || evsignal_add(sigint, NULL) == -1)
 		fatalx("cannot catch signals");
 	if (listen_open(conf.ws_socket, &transport_ws) == -1 ||
-	    listen_open(conf.tcp_socket, &transport_tcp) == -1) {
+	    listen_open(conf.tcp_socket, &transport_tcp) == -1 ||
+	    admin_open() == -1) {
 		listen_close_all();
+		admin_close();
 		fatalx("cannot listen");
 	}
 	log_info("started: node %s, workers at %s", conf.node_name,
@@ -91,6 +93,7 @@ main_run(void)
 	event_base_dispatch(base);
 
 	listen_close_all();
+	admin_close();
 	conn_shutdown();
 	upstream_shutdown();
 	linger_shutdown();

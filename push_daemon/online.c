@@ -125,6 +125,27 @@ online_first(const char *account)
 	return LIST_FIRST(&e->conns);
 }
 
+/*
+ * Calls cb once per account online here, with how many connections it has
+ * (admin.c's "online").  cb must not bind, unbind or close anything.
+ */
+void
+online_foreach(void (*cb)(void *, const char *, u_int), void *arg)
+{
+	struct online_entry	*e;
+	struct conn		*c;
+	size_t			 i;
+	u_int			 n;
+
+	for (i = 0; i <= online_mask; i++)
+		LIST_FOREACH(e, &online_table[i], chain) {
+			n = 0;
+			LIST_FOREACH(c, &e->conns, online_entry)
+				n++;
+			cb(arg, e->account, n);
+		}
+}
+
 /* Every conn has been closed by now, so the table is empty. */
 void
 online_shutdown(void)

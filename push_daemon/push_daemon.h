@@ -292,6 +292,7 @@ int		 online_add(struct conn *);
 void		 online_remove(struct conn *);
 int		 online_take(const struct conn *, double now);
 struct conn	*online_first(const char *account);
+void		 online_foreach(void (*)(void *, const char *, u_int), void *);
 
 /* addrlimit.c: connections per client address */
 void	 addrlimit_init(int max);
@@ -303,6 +304,8 @@ int	 addrlimit_admit(struct conn *);
 void	 addrlimit_release(struct conn *);
 
 /* listen.c */
+int	 listen_unix(const char *path, mode_t, const char *group,
+	    const char **errstr);
 int	 listen_open(const char *path, const struct transport *);
 void	 listen_close_all(void);
 
@@ -360,6 +363,11 @@ struct upstream_event *upstream_event_new(const char *name, uint64_t conn_id,
 	    const char *remote, struct packet *body, upstream_done_fn);
 void	 upstream_submit(enum upstream_lane, struct upstream_event *);
 void	 upstream_started(void);
+
+/* admin.c: chatctl's line protocol on admin_socket */
+int	 admin_open(void);
+void	 admin_close(void);
+int	 admin_refuses(const char *account);
 
 /* route.c */
 int	 route_answer(uint64_t conn_id, const struct cJSON *actions,

@@ -1,9 +1,10 @@
 #!/bin/bash
 # Checks the files a production host installs, with the tools that will read
 # them there: nginx -t on nginx/chat-site.conf and nginx/chat-stream.conf
-# inside a minimal nginx.conf like Debian's, and systemd-analyze verify on
+# inside a minimal nginx.conf like Debian's, systemd-analyze verify on
 # deploy/systemd/*.service (pointed at this checkout's binaries, since
-# verify wants the ExecStart programs to exist).
+# verify wants the ExecStart programs to exist), and mandoc -T lint on the
+# man pages.
 #
 #   scripts/check-deploy.sh [--build B]
 #
@@ -82,5 +83,12 @@ if command -v systemd-analyze >/dev/null; then
 	    verify_units "$work"/units/*.service
 else
 	echo "SKIP systemd-analyze verify: no systemd-analyze (make deps)"
+fi
+# Warnings count: man(1) renders a page with them, but not as meant.
+if command -v mandoc >/dev/null; then
+	check "mandoc -T lint: chatctl/chatctl.8" \
+	    mandoc -T lint -W warning "$top/chatctl/chatctl.8"
+else
+	echo "SKIP mandoc -T lint (no mandoc)"
 fi
 exit "$failed"

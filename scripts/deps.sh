@@ -21,6 +21,7 @@ packages=(
 	libssl-dev libsodium-dev
 	libcmocka-dev clang
 	systemd		# systemd-analyze, for scripts/check-deploy.sh
+	mandoc		# lints chatctl.8 (scripts/check-deploy.sh)
 	chromium	# the web client's end-to-end tests (playwright-core drives it)
 )
 # Node is needed for the integration tests; a machine that already has a

@@ -21,7 +21,7 @@ const skip = !HAVE_STACK_DIR ?
     process.getuid() !== 0 ? 'needs root, to run as nobody' : false;
 
 const SOCKETS = ['fcgi.sock', 'api.sock', 'ws.sock', 'tcp.sock',
-    'mysqld.sock'];
+    'admin.sock', 'mysqld.sock'];
 
 // Tries to connect to each path as uid; returns {path: "connected" or the
 // error code}.
@@ -72,7 +72,8 @@ describe('local users', { skip }, () => {
 	    'alone, nginx\'s are its group\'s, in a directory of the ' +
 	    'service\'s own', () => {
 		const mode = (p) => fs.statSync(p).mode & 0o777;
-		assert.equal(mode(path.join(runDir, 'fcgi.sock')), 0o600);
+		for (const s of ['fcgi.sock', 'admin.sock'])
+			assert.equal(mode(path.join(runDir, s)), 0o600, s);
 		for (const s of ['api.sock', 'ws.sock', 'tcp.sock'])
 			assert.equal(mode(path.join(runDir, s)), 0o660, s);
 		assert.equal(mode(runDir), 0o700);
