@@ -110,6 +110,14 @@ batch_try(struct app *app, struct batch *b)
 		ev = &b->evs[i];
 		reply_clear(b->replies[i]);
 		b->failed[i] = 0;
+		/*
+		 * A fetch must see the marks of the reports before it, or a
+		 * login right after another one would get again what the
+		 * first one was written.
+		 */
+		if (strcmp(ev->name, ENV_EVENT_FETCH) == 0 &&
+		    event_marks_flush(app) == -1)
+			log_warnx("delivery marks before a fetch failed");
 		if (strcmp(ev->name, ENV_EVENT_PACKET) == 0) {
 			batch_packet(app, b, ev, b->replies[i]);
 			batch_note_session(b, ev, b->replies[i]);
