@@ -93,6 +93,17 @@ BENCH_SRCS = bench/main.c bench/conn.c bench/ws.c bench/session.c \
 	   bench/dbceil.c bench/procstat.c bench/stats.c bench/report.c \
 	   fcgi_app/db.c fcgi_app/db-message.c
 
+# NOSTORE=1: workers that store no message, in a build directory of their
+# own (the benchmark's transport ceiling; the negative control of the
+# durability tests, which must see it lose messages).  Never for a real
+# service: an offline recipient loses everything.
+ifeq ($(NOSTORE),1)
+B	:= $(if $(filter 1,$(SAN)),build/san-nostore,build/nostore)
+APP_SRCS := $(filter-out fcgi_app/db-message.c,$(APP_SRCS)) \
+	   fcgi_app/db-message-nostore.c
+endif
+NOSTORE_B = $(if $(filter 1,$(SAN)),build/san-nostore,build/nostore)
+
 DAEMON_OBJS = $(patsubst %.c,$(B)/obj/%.o,$(DAEMON_SRCS) $(COMMON_SRCS))
 APP_OBJS    = $(patsubst %.c,$(B)/obj/%.o,$(APP_SRCS) $(COMMON_SRCS))
 BENCH_OBJS  = $(patsubst %.c,$(B)/obj/%.o,$(BENCH_SRCS) $(COMMON_SRCS))
@@ -142,6 +153,8 @@ run: deps
 
 test: deps
 	@$(MAKE) --no-print-directory SAN=1 all unit-bin
+	@$(MAKE) --no-print-directory SAN=1 NOSTORE=1 build/san-nostore/fcgi_app \
+	    build/san-nostore/push_daemon
 	@tests/run.sh --build build/san
 
 integration:
@@ -152,8 +165,10 @@ integration:
 BENCH_KNOBS = BENCH PAIRS RATE INFLIGHT SIZE DURATION TRANSPORT CONNS \
 	   ACCOUNTS LOGINS CONCURRENCY WORKERS SOURCES COST SET OUT
 bench: all $(B)/bench
+	@$(MAKE) --no-print-directory NOSTORE=1 $(NOSTORE_B)/fcgi_app \
+	    $(NOSTORE_B)/push_daemon
 	@$(foreach k,$(BENCH_KNOBS),$(if $($(k)),$(k)='$($(k))')) \
-	    bench/run.sh --build $(B)
+	    bench/run.sh --build $(B) --nostore-build $(NOSTORE_B)
 
 # A production host: binaries, migrations, the man page and docs under
 # PREFIX.

@@ -3,7 +3,7 @@
  * bench/run.sh (an object whose "runs" are what the workloads printed).
  * Relay figures are also shown as a share of the two ceilings measured in
  * the same run: the database's (workload db) and the transport's (the
- * run labelled transport-ceiling, workers in bench_no_db mode).
+ * run labelled transport-ceiling, workers of make NOSTORE=1).
  */
 #include <stdlib.h>
 #include <string.h>

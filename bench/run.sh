@@ -17,10 +17,12 @@ cd "$top"
 prog=bench/run.sh
 
 build=build
+nostore_build=build/nostore
 while [ $# -gt 0 ]; do
 	case $1 in
 	--build) build=${2:?}; shift 2 ;;
-	*) echo "usage: $prog [--build B]" >&2; exit 2 ;;
+	--nostore-build) nostore_build=${2:?}; shift 2 ;;
+	*) echo "usage: $prog [--build B] [--nostore-build B]" >&2; exit 2 ;;
 	esac
 done
 
@@ -85,8 +87,13 @@ tcp_port=$(free_port "$http_port")
 # stack_start COST [name=value...]: (re)starts the stack on the same
 # directory, so accounts and messages stay between the restarts.
 stack_start() {
-	local cost=$1 s args=()
+	local cost=$1 s args=() from=$build
 	shift
+	# nostore: the workers of make NOSTORE=1, which store no message.
+	if [ "${1:-}" = nostore ]; then
+		from=$nostore_build
+		shift
+	fi
 	if [ "$stack_up" -eq 1 ]; then
 		scripts/stack.sh stop --dir "$dir/stack" >/dev/null
 		stack_up=0
@@ -95,9 +102,9 @@ stack_start() {
 	for s in "${raised[@]}" $SET "$@"; do
 		args+=(--set "$s")
 	done
-	echo "== stack: $cost password-hash cost, $WORKERS workers${*:+, $*}" >&2
+	echo "== stack: $cost password-hash cost, $WORKERS workers, $from${*:+, $*}" >&2
 	stack_up=1
-	scripts/stack.sh start --dir "$dir/stack" --build "$build" \
+	scripts/stack.sh start --dir "$dir/stack" --build "$from" \
 	    --http-port "$http_port" --tcp-port "$tcp_port" \
 	    --workers "$WORKERS" "${args[@]}" >/dev/null
 }
@@ -128,7 +135,7 @@ suite() {
 	    --concurrency 8 --logins 3000 --duration 5
 	gen idle idle-$CONNS --conns "$CONNS" --accounts "$ACCOUNTS" \
 	    --concurrency "$CONCURRENCY"
-	stack_start test bench_no_db=1
+	stack_start test nostore
 	gen relay transport-ceiling $(relay_opts) --transport ws
 	gen relay transport-5000 $(relay_opts) --transport ws --rate 5000
 	stack_start production
@@ -141,7 +148,7 @@ single() {
 	case $BENCH in
 	relay|transport)
 		if [ "$BENCH" = transport ]; then
-			stack_start "$COST" bench_no_db=1
+			stack_start "$COST" nostore
 		else
 			stack_start "$COST"
 		fi

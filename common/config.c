@@ -83,8 +83,6 @@ const struct config_entry config_table[] = {
 	    "included, before 'rate limited'"),
 	INT_ENTRY(friend_requests_per_day, 1, 1000000, 200,
 	    "friend requests one account may send per day, repeats included"),
-	INT_ENTRY(bench_no_db, 0, 1, 0,
-	    "benchmark only: send_message skips the database (nothing stored)"),
 
 	INT_ENTRY(batch_max, 1, 256, 256,
 	    "events one batch (one FastCGI request, one commit) may carry"),

@@ -45,7 +45,6 @@ struct config {
 	int	pending_requests_max;		/* friend requests per sender */
 	int	friend_requests_per_minute;	/* per sender, repeats count */
 	int	friend_requests_per_day;
-	int	bench_no_db;			/* bench only: skip the database */
 
 	/* push_daemon */
 	int	batch_max;			/* events per batch */

@@ -12,15 +12,8 @@
  * connection of B tracked "m<id>": the daemon's written report marks it
  * delivered (event.c); until then, or until acked for a connection in ack
  * mode, every login of B fetches it again.
- *
- * bench_no_db (benchmarks only) skips the database here: no friendship
- * check, nothing stored, an id from a per-process counter, no track.  Such
- * a message is lost if B is offline; never set it on a real service.
  */
 #include <inttypes.h>
-#include <stdio.h>
-#include <time.h>
-#include <unistd.h>
 
 #include "fcgi_app.h"
 #include "log.h"
@@ -40,20 +33,6 @@ const struct cmd_entry cmd_send_message_entry = {
 	.fields = cmd_send_message_fields,
 	.exec = cmd_send_message_exec,
 };
-
-/* bench_no_db: an id unique enough across the workers, and now. */
-static void
-cmd_send_message_fake(struct message *m)
-{
-	static uint64_t	counter;
-	struct tm	tm;
-	time_t		now;
-
-	m->id = ((uint64_t)getpid() << 32) | ++counter;
-	now = time(NULL);
-	gmtime_r(&now, &tm);
-	strftime(m->time, sizeof(m->time), "%Y-%m-%dT%H:%M:%SZ", &tm);
-}
 
 /*
  * Answers A into r and sends m to B once the batch has stored it (stored
@@ -88,17 +67,14 @@ cmd_send_message_finish(struct reply *r, const struct message *m,
 static enum cmd_retval
 cmd_send_message_deliver(struct cmd_ctx *ctx, struct message *m)
 {
-	int	 bench = ctx->app->cf->bench_no_db;
 	cJSON	*p;
 	int	 rc;
 
 	/* In a batch, with the batch's other messages, at its end. */
-	if (!bench && ctx->app->messages != NULL)
+	if (ctx->app->messages != NULL)
 		return msgqueue_add(ctx->app->messages, m, ctx->reply,
 		    cmd_send_message_finish) == 0 ? CMD_OK : CMD_ERROR;
-	if (bench)
-		cmd_send_message_fake(m);
-	else if ((rc = db_message_add(ctx->app->db, m)) == -1)
+	if ((rc = db_message_add(ctx->app->db, m)) == -1)
 		return CMD_ERROR;
 	else if (rc == 0)
 		return cmd_fail(ctx, "not friends");
@@ -106,8 +82,7 @@ cmd_send_message_deliver(struct cmd_ctx *ctx, struct message *m)
 		return CMD_ERROR;
 	if ((p = notice_message(m)) == NULL)
 		return CMD_ERROR;
-	rc = reply_send_tracked(ctx->reply, m->dst, p, bench ? 0 : 'm',
-	    m->id);
+	rc = reply_send_tracked(ctx->reply, m->dst, p, 'm', m->id);
 	cJSON_Delete(p);
 	return rc == 0 ? CMD_OK : CMD_ERROR;
 }
@@ -132,12 +107,10 @@ cmd_send_message_exec(struct cmd_ctx *ctx)
 	if (problem == NULL)
 		return cmd_send_message_deliver(ctx, &m);
 	/* "not friends" comes first in the details: only now is it asked. */
-	if (!ctx->app->cf->bench_no_db) {
-		rc = db_friendship_get(ctx->app->db, m.src, m.dst, &status);
-		if (rc == -1)
-			return CMD_ERROR;
-		if (rc == 0)
-			return cmd_fail(ctx, "not friends");
-	}
+	rc = db_friendship_get(ctx->app->db, m.src, m.dst, &status);
+	if (rc == -1)
+		return CMD_ERROR;
+	if (rc == 0)
+		return cmd_fail(ctx, "not friends");
 	return cmd_fail(ctx, problem);
 }

@@ -83,11 +83,11 @@ function stackSh(args) {
 }
 
 class OwnStack {
-	constructor(dir, httpPort, tcpPort, sets) {
+	constructor(dir, httpPort, tcpPort, sets, build) {
 		this.dir = dir;
 		this.httpPort = httpPort;
 		this.tcpPort = tcpPort;
-		this.build = buildDir();
+		this.build = build ?? buildDir();
 		this.sets = sets;
 	}
 
@@ -133,12 +133,23 @@ class OwnStack {
 	}
 }
 
-// Starts a stack of its own (sets: chat.conf lines, "name=value") and aims
-// every later connection at it.
-export async function startOwnStack({ sets = [] } = {}) {
+// The build of the workers that store no message (make NOSTORE=1), beside
+// the one the tests run, or null if it was not built.
+export function nostoreBuildDir() {
+	const b = buildDir();
+	const dir = path.basename(b) === 'san' ? `${b}-nostore` :
+	    path.join(b, 'nostore');
+	return ['fcgi_app', 'push_daemon'].every((p) =>
+	    fs.existsSync(path.join(dir, p))) ? dir : null;
+}
+
+// Starts a stack of its own (sets: chat.conf lines, "name=value"; build:
+// where its programs are, if not the tests' own) and aims every later
+// connection at it.
+export async function startOwnStack({ sets = [], build } = {}) {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-own.'));
 	const [httpPort, tcpPort] = await freePorts();
-	const s = new OwnStack(dir, httpPort, tcpPort, sets);
+	const s = new OwnStack(dir, httpPort, tcpPort, sets, build);
 	try {
 		await s.start();
 	} catch (e) {
