@@ -34,6 +34,7 @@
 #define ENV_EV_TRANSPORT	"transport"
 #define ENV_EV_REMOTE		"remote"
 #define ENV_EV_LENGTH		"length"
+#define ENV_EV_DETAIL		"detail"	/* a refused event's */
 #define ENV_ANSWERS		"answers"
 #define ENV_FAILED		"failed"
 
@@ -52,6 +53,7 @@
 #define ENV_EVENT_WRITTEN	"written"	/* body: {"tracks":[...]} */
 #define ENV_EVENT_STARTED	"started"	/* body empty: daemon (re)start */
 #define ENV_EVENT_FETCH		"fetch"		/* body: {"after":...} or empty */
+#define ENV_EVENT_REFUSED	"refused"	/* body: a packet; "detail" */
 
 #define ENV_TRANSPORT_WS	"ws"
 #define ENV_TRANSPORT_TCP	"tcp"

@@ -14,7 +14,7 @@
 
 static const char *const batch_event_names[] = {
 	ENV_EVENT_PACKET, ENV_EVENT_FETCH, ENV_EVENT_WRITTEN, ENV_EVENT_CLOSED,
-	ENV_EVENT_STARTED, NULL
+	ENV_EVENT_STARTED, ENV_EVENT_REFUSED, NULL
 };
 
 /* A string field of at most size - 1 bytes into buf; -1 otherwise. */
@@ -73,6 +73,11 @@ batch_header(const cJSON *h, struct batch_event *ev, size_t *length,
 		return -1;
 	}
 	s->ack_mode = ack;
+	if (strcmp(ev->name, ENV_EVENT_REFUSED) == 0 &&
+	    batch_str(h, ENV_EV_DETAIL, ev->detail, sizeof(ev->detail)) == -1) {
+		*errstr = "refused without a detail";
+		return -1;
+	}
 	len = cJSON_GetObjectItemCaseSensitive(h, ENV_EV_LENGTH);
 	if (!cJSON_IsNumber(len) || len->valuedouble < 0 ||
 	    len->valuedouble > ENV_BATCH_BODY_MAX ||

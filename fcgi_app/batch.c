@@ -91,7 +91,10 @@ batch_packet(struct app *app, const struct batch *b,
 	/* packet_parse() wants the NUL after the bytes. */
 	memcpy(data, ev->body, ev->body_len);
 	data[ev->body_len] = '\0';
-	(void)cmd_dispatch(app, &s, data, ev->body_len, r);
+	if (strcmp(ev->name, ENV_EVENT_REFUSED) == 0)
+		cmd_refuse(data, ev->body_len, ev->detail, r);
+	else
+		(void)cmd_dispatch(app, &s, data, ev->body_len, r);
 }
 
 /* One try of the whole batch; 0 if it was committed. */
@@ -118,7 +121,8 @@ batch_try(struct app *app, struct batch *b)
 		if (strcmp(ev->name, ENV_EVENT_FETCH) == 0 &&
 		    event_marks_flush(app) == -1)
 			log_warnx("delivery marks before a fetch failed");
-		if (strcmp(ev->name, ENV_EVENT_PACKET) == 0) {
+		if (strcmp(ev->name, ENV_EVENT_PACKET) == 0 ||
+		    strcmp(ev->name, ENV_EVENT_REFUSED) == 0) {
 			batch_packet(app, b, ev, b->replies[i]);
 			batch_note_session(b, ev, b->replies[i]);
 		} else if (event_handle(app, ev, b->replies[i]) == -1) {

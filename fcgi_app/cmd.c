@@ -149,6 +149,32 @@ reject:
 	return CMD_REJECT;
 }
 
+/*
+ * A packet the daemon refuses before any handler (rate limited, or server
+ * error once its batch failed), answered in its turn: as its command's
+ * fail, not at all for a command that is never answered (ack), and with
+ * the error packet when it has no readable command.
+ */
+void
+cmd_refuse(const char *body, size_t len, const char *detail, struct reply *r)
+{
+	const struct cmd_entry	*entry;
+	const char		*name, *why;
+	cJSON			*packet;
+
+	if ((packet = packet_parse(body, len, &why)) == NULL) {
+		if (reply_error(r, detail) == -1)
+			log_warnx("%s: cannot build the answer", __func__);
+		return;
+	}
+	name = packet_command(packet);
+	entry = cmd_find(name);
+	if ((entry == NULL || !(entry->flags & CMD_SILENT)) &&
+	    reply_return(r, name, detail) == -1 && reply_error(r, detail) == -1)
+		log_warnx("%s: cannot build the answer", __func__);
+	cJSON_Delete(packet);
+}
+
 /* A handler's success answer: "<cmd>_return" with status success. */
 enum cmd_retval
 cmd_success(struct cmd_ctx *ctx)

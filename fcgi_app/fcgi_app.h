@@ -168,6 +168,8 @@ enum cmd_retval	 cmd_dispatch(struct app *, const struct session *,
 		    const char *body, size_t len, struct reply *);
 enum cmd_retval	 cmd_run(struct app *, const struct session *,
 		    const struct cmd_entry *, const cJSON *, struct reply *);
+void		 cmd_refuse(const char *body, size_t len, const char *detail,
+		    struct reply *);
 enum cmd_retval	 cmd_success(struct cmd_ctx *);
 enum cmd_retval	 cmd_fail(struct cmd_ctx *, const char *detail);
 enum cmd_retval	 cmd_transaction(struct cmd_ctx *,
@@ -336,6 +338,7 @@ int	 friendlist_packets(uint64_t id, const struct friend *, size_t,
 /* batch-parse.c: one event of a batch from the daemon (envelope.h) */
 struct batch_event {
 	char		 name[16];		/* ENV_EVENT_* */
+	char		 detail[32];		/* refused: why */
 	struct session	 session;
 	const char	*body;			/* into the batch; no NUL */
 	size_t		 body_len;

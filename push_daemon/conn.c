@@ -393,15 +393,7 @@ conn_packet(struct conn *c, enum packet_kind kind, const char *data,
 static int
 conn_answer_local(struct conn *c, struct packet *p)
 {
-	char	cmd[64];
-
 	switch (p->kind) {
-	case PACKET_RATE_LIMITED:
-		/* An ack is never answered (PROTOCOL.md). */
-		if (packet_command(p->data, p->len, cmd, sizeof(cmd)) == -1 ||
-		    strcmp(cmd, "ack") != 0)
-			conn_fail(c, p, "rate limited");
-		break;
 	case PACKET_TOO_LARGE:
 		conn_fail(c, NULL, "packet too large");
 		break;
@@ -411,6 +403,7 @@ conn_answer_local(struct conn *c, struct packet *p)
 		break;
 	case PACKET_DATA:
 	case PACKET_FETCH:
+	case PACKET_RATE_LIMITED:
 		break;
 	}
 	return c->state >= CONN_CLOSING ? -1 : 0;
@@ -457,20 +450,74 @@ conn_fetch_end(struct conn *c, const struct upstream_event *ev, int failed)
  * and a fetch runs again.  The connection may have gone meanwhile: its
  * own packets are then dropped, the others still go out.
  */
+static void	conn_answered(struct upstream_event *, const cJSON *);
+
+static enum upstream_lane
+conn_lane(const struct conn *c)
+{
+	return c->state == CONN_LOGGED_IN ? LANE_MAIN : LANE_LOGIN;
+}
+
+/*
+ * A packet to refuse with detail (rate limited; server error after its
+ * batch failed): the workers' gate words the refusal, or says nothing for
+ * a command that is never answered, so the daemon needs to know no
+ * command.  Takes p.  group_rest keeps the refusals of one failed group
+ * together, in order.
+ */
+static struct upstream_event *
+conn_refusal(struct conn *c, struct packet *p, const char *detail,
+    int group_rest)
+{
+	struct upstream_event	*ev;
+
+	ev = upstream_event_new(ENV_EVENT_REFUSED, c->id, c->account, c->ack,
+	    c->tp->name, c->remote, p, conn_answered);
+	if (ev == NULL)
+		return NULL;
+	ev->detail = detail;
+	ev->group_rest = group_rest;
+	upstream_submit(conn_lane(c), ev);
+	return ev;
+}
+
+/*
+ * A packet's batch failed: its refusal takes its place, so that c's later
+ * packets still wait behind it.  0, or -1 if it could not be made.
+ */
+static int
+conn_refuse_failed(struct conn *c, const struct upstream_event *ev)
+{
+	struct upstream_event	*r;
+	struct packet		*p;
+
+	if ((p = packet_new(PACKET_DATA, ev->body->data,
+	    ev->body->len)) == NULL ||
+	    (r = conn_refusal(c, p, "server error", ev->group_rest)) == NULL)
+		return -1;
+	if (c->req == ev)
+		c->req = r;
+	return 0;
+}
+
 static void
 conn_answered(struct upstream_event *ev, const cJSON *actions)
 {
 	struct conn	*c;
 	int		 fetch = conn_is_fetch(ev);
+	int		 refused = ev->detail != NULL;
 
 	if (actions != NULL && route_answer(ev->conn_id, actions, ev->gone,
 	    sizeof(ev->gone), fetch) == -1)
 		actions = NULL;
-	if (actions == NULL) {
+	if (actions == NULL && !fetch &&
+	    (c = conn_find(ev->conn_id)) != NULL) {
 		log_warnx("conn %" PRIu64 ": %s failed", ev->conn_id,
 		    ev->name);
-		if (!fetch && (c = conn_find(ev->conn_id)) != NULL)
-			conn_fail(c, ev->body, "server error");
+		if (!refused && conn_refuse_failed(c, ev) == 0)
+			return;
+		/* Not even a refusal got through: say it without a worker. */
+		conn_fail(c, ev->body, refused ? ev->detail : "server error");
 	}
 	if (ev->orphan && ev->gone[0] != '\0')
 		conn_closed_event(ev->conn_id, ev->gone, ev->gone_ack,
@@ -544,6 +591,13 @@ conn_dispatch(struct conn *c)
 		}
 		TAILQ_REMOVE(&c->queue, p, entry);
 		c->queue_len--;
+		if (p->kind == PACKET_RATE_LIMITED) {
+			/* Answered in its turn, by the workers' gate. */
+			if ((c->req = conn_refusal(c, p, "rate limited",
+			    0)) == NULL)
+				conn_fail(c, NULL, "rate limited");
+			continue;
+		}
 		conn_answer_local(c, p);
 		packet_free(p);
 	}

@@ -348,6 +348,7 @@ struct upstream_event {
 	const char		*transport;	/* static */
 	char			 remote[REMOTE_MAX];
 	struct packet		*body;		/* owned; NULL: empty */
+	const char		*detail;	/* refused: static; else NULL */
 	upstream_done_fn	 done;
 	int			 group_rest;	/* next ones in the same batch */
 	/* The submitter's, untouched here: a conn's request that outlived it. */

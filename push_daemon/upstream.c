@@ -171,6 +171,8 @@ upstream_encode(struct evbuffer *out, const struct upstream_event *ev)
 	    NULL &&
 	    cJSON_AddStringToObject(h, ENV_EV_REMOTE, ev->remote) != NULL &&
 	    cJSON_AddNumberToObject(h, ENV_EV_LENGTH, (double)len) != NULL &&
+	    (ev->detail == NULL ||
+	    cJSON_AddStringToObject(h, ENV_EV_DETAIL, ev->detail) != NULL) &&
 	    cJSON_PrintPreallocated(h, line, sizeof(line) - 1, 0);
 	cJSON_Delete(h);
 	if (!ok)
