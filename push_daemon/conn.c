@@ -483,7 +483,9 @@ conn_refusal(struct conn *c, struct packet *p, const char *detail,
 
 /*
  * A packet's batch failed: its refusal takes its place, so that c's later
- * packets still wait behind it.  0, or -1 if it could not be made.
+ * packets still wait behind it; a refusal whose own batch failed (a
+ * connection found dead only when used) runs again, a few times.  0, or
+ * -1 if it could not be made.
  */
 static int
 conn_refuse_failed(struct conn *c, const struct upstream_event *ev)
@@ -491,10 +493,14 @@ conn_refuse_failed(struct conn *c, const struct upstream_event *ev)
 	struct upstream_event	*r;
 	struct packet		*p;
 
+	if (ev->detail != NULL && ev->tries + 1 >= REFUSAL_TRIES)
+		return -1;
 	if ((p = packet_new(PACKET_DATA, ev->body->data,
 	    ev->body->len)) == NULL ||
-	    (r = conn_refusal(c, p, "server error", ev->group_rest)) == NULL)
+	    (r = conn_refusal(c, p, ev->detail != NULL ? ev->detail :
+	    "server error", ev->group_rest)) == NULL)
 		return -1;
+	r->tries = ev->detail != NULL ? ev->tries + 1 : 0;
 	if (c->req == ev)
 		c->req = r;
 	return 0;
@@ -505,7 +511,6 @@ conn_answered(struct upstream_event *ev, const cJSON *actions)
 {
 	struct conn	*c;
 	int		 fetch = conn_is_fetch(ev);
-	int		 refused = ev->detail != NULL;
 
 	if (actions != NULL && route_answer(ev->conn_id, actions, ev->gone,
 	    sizeof(ev->gone), fetch) == -1)
@@ -514,10 +519,11 @@ conn_answered(struct upstream_event *ev, const cJSON *actions)
 	    (c = conn_find(ev->conn_id)) != NULL) {
 		log_warnx("conn %" PRIu64 ": %s failed", ev->conn_id,
 		    ev->name);
-		if (!refused && conn_refuse_failed(c, ev) == 0)
+		if (conn_refuse_failed(c, ev) == 0)
 			return;
 		/* Not even a refusal got through: say it without a worker. */
-		conn_fail(c, ev->body, refused ? ev->detail : "server error");
+		conn_fail(c, ev->body, ev->detail != NULL ? ev->detail :
+		    "server error");
 	}
 	if (ev->orphan && ev->gone[0] != '\0')
 		conn_closed_event(ev->conn_id, ev->gone, ev->gone_ack,

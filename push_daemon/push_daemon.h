@@ -46,6 +46,9 @@ struct cJSON;
 /* Packets of one logged-in connection that may share a batch. */
 #define CONN_GROUP_MAX		16
 
+/* Runs of a refusal before the daemon words it itself. */
+#define REFUSAL_TRIES		3
+
 /* Runs of one login fetch before what waits is left for the next login. */
 #define FETCH_TRIES		3
 
@@ -349,6 +352,7 @@ struct upstream_event {
 	char			 remote[REMOTE_MAX];
 	struct packet		*body;		/* owned; NULL: empty */
 	const char		*detail;	/* refused: static; else NULL */
+	int			 tries;		/* refused: runs so far */
 	upstream_done_fn	 done;
 	int			 group_rest;	/* next ones in the same batch */
 	/* The submitter's, untouched here: a conn's request that outlived it. */

@@ -14,7 +14,7 @@ import { closeAll, connect, http } from '../lib/client.mjs';
 import { assertError, assertFail, assertSuccess } from '../lib/expect.mjs';
 import { befriend, newUsers, untilOffline } from '../lib/friends.mjs';
 import { canStartOwnStack, startOwnStack } from '../lib/own-stack.mjs';
-import { alive, children, until } from '../lib/stack.mjs';
+import { alive, children, mariadb, until } from '../lib/stack.mjs';
 import {
 	loggedIn, randomPassword, uniqueName,
 } from '../lib/users.mjs';
@@ -77,6 +77,24 @@ function busyWorker(pids) {
 		}
 	}
 	return pids[0];
+}
+
+// Until every worker of pids has waited in read() on its kept connection
+// for a while: no batch in flight, so the next one goes straight to one.
+async function quiet(pids) {
+	let polls = 0;
+	await until(() => {
+		const idle = pids.every((pid) => {
+			try {
+				return fs.readFileSync(`/proc/${pid}/syscall`, 'utf8')
+				    .split(' ')[0] === '0';
+			} catch (e) {
+				return false;
+			}
+		});
+		polls = idle ? polls + 1 : 0;
+		return polls >= 10;
+	}, 'the daemon\'s workers to be idle');
 }
 
 function signalAll(pids, sig) {
@@ -185,6 +203,52 @@ describe('batches', { skip }, () => {
 		// Nothing after the logout reached b: it would come live.
 		await assert.rejects(cb.next(1000), /no packet/,
 		    'a packet sent after the logout was delivered');
+	});
+
+	test('the packets of a batch whose worker died are refused in ' +
+	    'order by the gate: an ack gets nothing, a send gets server error',
+	    { timeout: 60000 }, async () => {
+		const [a, b] = await newUsers(2);
+		await befriend(a, b);
+		const ca = await loggedIn('ws', a);
+		// The ack and the send must travel together: they wait behind a
+		// plug while the workers are stopped, then block in one worker
+		// on a locked table, where it is killed.
+		stopped = daemonWorkers();
+		await quiet(stopped);
+		signalAll(stopped, 'SIGSTOP');
+		ca.send({ command: 'list_friend', id: a.id });
+		await sleep(200);
+		ca.send({ command: 'ack', msg_ids: ['123456789'] });
+		ca.send({ command: 'send_message', src: a.id, dst: b.id,
+		    message: 'its worker dies' });
+		await sleep(200);
+		const db = mariadb(stack.dir);
+		let victim;
+		try {
+			await db.query('LOCK TABLES messages WRITE');
+			signalAll(stopped, 'SIGCONT');
+			const workers = stopped;
+			stopped = [];
+			assertSuccess(await ca.next(), 'list_friend_return');
+			victim = await until(() => workers.find((pid) => {
+				try {
+					return fs.readFileSync(`/proc/${pid}/syscall`,
+					    'utf8').split(' ')[0] !== '0';
+				} catch (e) {
+					return false;
+				}
+			}), 'the worker holding the ack and the send');
+			process.kill(victim, 'SIGKILL');
+			await until(() => !alive(victim), 'the worker to die');
+			await db.query('UNLOCK TABLES');
+		} finally {
+			await db.end();
+		}
+		assertFail(await ca.next(20000), 'send_message_return',
+		    'server error');
+		await assert.rejects(ca.next(1000), /no packet/,
+		    'the ack was answered');
 	});
 
 	test('/api/health and /api/logon answer while every worker of the ' +

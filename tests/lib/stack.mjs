@@ -87,12 +87,13 @@ export async function until(fn, what, timeout = 10000) {
 	}
 }
 
-// A root `mariadb` client on the test database, its stdin kept open.
+// A root `mariadb` client on the test database (of the stack in dir), its
+// stdin kept open.
 // query(sql) runs one statement and resolves once the server has answered
 // it (a marker row is printed after it).
-export function mariadb() {
+export function mariadb(dir = STACK_DIR) {
 	const child = spawn('mariadb',
-	    [`--defaults-file=${path.join(STACK_DIR, 'my.cnf')}`, '--unbuffered',
+	    [`--defaults-file=${path.join(dir, 'my.cnf')}`, '--unbuffered',
 	    '--batch', '--skip-column-names', 'chat'],
 	    { stdio: ['pipe', 'pipe', 'pipe'] });
 	let out = '';
