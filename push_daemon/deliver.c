@@ -147,7 +147,8 @@ deliver_output(struct conn *c, size_t sent)
 	struct outbound	*o;
 
 	d->out_sent += sent;
-	while ((o = TAILQ_FIRST(&d->tracked)) != NULL && o->end <= d->out_sent) {
+	while ((o = TAILQ_FIRST(&d->tracked)) != NULL &&
+	    o->end <= d->out_sent) {
 		TAILQ_REMOVE(&d->tracked, o, entry);
 		if (d->written == NULL)
 			d->written = cJSON_CreateArray();

@@ -192,15 +192,15 @@ TAILQ_HEAD(outbound_list, outbound);
 struct delivery {
 	uint64_t		 out_sent;	/* bytes the socket ever took */
 	struct evbuffer_cb_entry *out_cb;	/* counts out_sent */
-	u_int			 fetches;	/* asked for or in flight */
+	u_int			 fetches;	/* asked for or running */
 	u_int			 fetch_failures; /* in a row, for FETCH_TRIES */
-	struct outbound_list	 held;		/* owned: held back by a fetch */
-	size_t			 held_bytes;	/* theirs, capped by output_max */
-	struct outbound_list	 tracked;	/* owned: written, not yet out */
-	struct cJSON		*written;	/* owned: tracks due for a report */
+	struct outbound_list	 held;		/* owned: held by fetches */
+	size_t			 held_bytes;	/* theirs, for output_max */
+	struct outbound_list	 tracked;	/* owned: written, not out */
+	struct cJSON		*written;	/* owned: tracks to report */
 	int			 written_busy;	/* a report is in flight */
-	uint64_t		*fetched;	/* owned: hashes of fetched tracks */
-	u_int			 fetched_len;	/* how many, FETCHED_MAX at most */
+	uint64_t		*fetched;	/* owned: a ring of hashes */
+	u_int			 fetched_len;	/* FETCHED_MAX at most */
 	u_int			 fetched_pos;	/* the oldest, once full */
 };
 

@@ -206,7 +206,7 @@ fw_request(struct fw_conn *fc)
 	}
 }
 
-/* Reads whole records: BEGIN_REQUEST, PARAMS and STDIN, each stream to its end. */
+/* Reads whole records: BEGIN_REQUEST, then PARAMS and STDIN to their ends. */
 static void
 fw_read_cb(struct bufferevent *bev, void *arg)
 {
@@ -232,7 +232,8 @@ fw_read_cb(struct bufferevent *bev, void *arg)
 			fc->params_len = fc->body_len = 0;
 			break;
 		case FCGI_PARAMS:
-			assert_true(fc->params_len + clen <= sizeof(fc->params));
+			assert_true(fc->params_len + clen <=
+			    sizeof(fc->params));
 			memcpy(fc->params + fc->params_len, content, clen);
 			fc->params_len += clen;
 			break;
