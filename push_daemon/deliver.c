@@ -219,7 +219,10 @@ deliver_send(struct conn *c, const char *data, size_t len, const char *track,
 void
 deliver_fetch(struct conn *c, const char *body, size_t len)
 {
-	/* Counted first: conn_fetch() may close c, never free it. */
+	/*
+	 * Counted before it is queued, so that nothing it sets off finds it
+	 * uncounted; touching c after is safe, as a close never frees it.
+	 */
 	c->dl.fetches++;
 	if (conn_fetch(c, body, len) == -1)
 		c->dl.fetches--;
