@@ -82,6 +82,12 @@ test-addrlimit_SRCS = push_daemon/addrlimit.c common/log.c
 test-friendlist_SRCS = fcgi_app/friendlist.c
 UNIT_TESTS += test-config
 test-config_SRCS = common/config.c common/log.c
+# deliver.c over stubs of conn.c and upstream.c (tests/unit/test-deliver.c)
+UNIT_TESTS += test-deliver
+test-deliver_SRCS = push_daemon/deliver.c push_daemon/packet.c common/log.c
+# pool.c on a real event loop against a fake worker (tests/unit/test-pool.c)
+UNIT_TESTS += test-pool
+test-pool_SRCS = push_daemon/pool.c push_daemon/fcgi-client.c common/log.c
 test-packet_SRCS = fcgi_app/packet.c fcgi_app/utf8.c
 test-utf8_SRCS = fcgi_app/utf8.c
 UNIT_TESTS += test-date

@@ -48,8 +48,6 @@ static void	conn_read_cb(struct bufferevent *, void *);
 static void	conn_write_cb(struct bufferevent *, void *);
 static void	conn_event_cb(struct bufferevent *, short, void *);
 static void	conn_login_timeout(evutil_socket_t, short, void *);
-static void	conn_output_cb(struct evbuffer *,
-		    const struct evbuffer_cb_info *, void *);
 
 /* Sizes the table for max connections so that chains stay short. */
 void
@@ -111,9 +109,7 @@ conn_setup(struct conn *c)
 	bufferevent_setcb(c->bev, conn_read_cb, conn_write_cb, conn_event_cb,
 	    c);
 	bufferevent_setwatermark(c->bev, EV_READ, 0, CONN_READ_HIGH);
-	c->out_cb = evbuffer_add_cb(bufferevent_get_output(c->bev),
-	    conn_output_cb, c);
-	if (c->out_cb == NULL)
+	if (deliver_init(c) == -1)
 		return -1;
 	evtimer_add(c->login_timer, &tv);
 	ratelimit_init(&c->bucket, conf.packet_rate, conf.packet_burst,
@@ -142,7 +138,6 @@ conn_new(int fd, const struct transport *tp, const char *remote)
 	c->tp = tp;
 	c->state = CONN_HANDSHAKE;
 	TAILQ_INIT(&c->queue);
-	deliver_init(c);
 	snprintf(c->remote, sizeof(c->remote), "%s", remote);
 	LIST_INSERT_HEAD(&conn_table[c->id & conn_mask], c, id_entry);
 	conn_live++;
@@ -239,14 +234,7 @@ conn_close(struct conn *c, const char *reason)
 	log_info("conn %" PRIu64 "%s%s (%s %s): closed: %s", c->id,
 	    c->account[0] != '\0' ? " account " : "", c->account, c->tp->name,
 	    c->remote[0] != '\0' ? c->remote : "-", reason);
-	if (c->out_cb != NULL)
-		evbuffer_remove_cb_entry(bufferevent_get_output(c->bev),
-		    c->out_cb);
-	if (conn_stopping) {
-		cJSON_Delete(c->written);
-		c->written = NULL;
-	}
-	deliver_close(c);
+	deliver_close(c, !conn_stopping);
 	conn_notify_closed(c);
 	online_remove(c);
 	addrlimit_release(c);
@@ -422,29 +410,6 @@ conn_is_fetch(const struct upstream_event *ev)
 }
 
 /*
- * A fetch that asks for no further fetch ends the hold-back.  A failed one
- * (a worker died, the database hiccuped) runs again a few times first:
- * otherwise what waits for the account would wait for its next login.
- */
-static void
-conn_fetch_end(struct conn *c, const struct upstream_event *ev, int failed)
-{
-	struct packet	*next;
-
-	if (!failed)
-		c->fetch_failures = 0;
-	else if (++c->fetch_failures < FETCH_TRIES) {
-		log_info("conn %" PRIu64 ": fetch failed, running it again",
-		    c->id);
-		conn_fetch(c, ev->body != NULL ? ev->body->data : "",
-		    ev->body != NULL ? ev->body->len : 0);
-	}
-	next = TAILQ_FIRST(&c->queue);
-	if (next == NULL || next->kind != PACKET_FETCH)
-		deliver_fetch_done(c);
-}
-
-/*
  * The worker's answer to a packet or fetch of connection ev->conn_id, or
  * NULL if there is none: the client is told "server error" for a packet,
  * and a fetch runs again.  The connection may have gone meanwhile: its
@@ -530,7 +495,7 @@ conn_answered(struct upstream_event *ev, const cJSON *actions)
 		    ev->transport, ev->remote);
 	if ((c = conn_find(ev->conn_id)) != NULL && c->req == ev) {
 		if (fetch)
-			conn_fetch_end(c, ev, actions == NULL);
+			deliver_fetch_end(c, ev->body, actions == NULL);
 		conn_request_done(c);
 	}
 }
@@ -625,37 +590,25 @@ conn_request_done(struct conn *c)
 }
 
 /*
- * A worker asked for a fetch: it runs next, before the packets already
- * waiting, and sends to the account are held back until it is done.
+ * A fetch for deliver.c: it runs next, before the packets already
+ * waiting.  Returns -1 if it will not run (c is closing).
  */
-void
+int
 conn_fetch(struct conn *c, const char *body, size_t len)
 {
 	struct packet	*p;
 
 	if (c->state >= CONN_CLOSING)
-		return;
+		return -1;
 	if ((p = packet_new(PACKET_FETCH, body, len)) == NULL) {
 		conn_close(c, "out of memory");
-		return;
+		return -1;
 	}
 	TAILQ_INSERT_HEAD(&c->queue, p, entry);
 	c->queue_len++;
-	c->fetching = 1;
 	if (c->req == NULL)
 		conn_dispatch(c);
-}
-
-/* Counts the bytes the socket took, for tracked packets. */
-static void
-conn_output_cb(struct evbuffer *buf, const struct evbuffer_cb_info *info,
-    void *arg)
-{
-	struct conn	*c = arg;
-
-	(void)buf;
-	if (info->n_deleted > 0 && c->state != CONN_CLOSED)
-		deliver_output(c, info->n_deleted);
+	return 0;
 }
 
 void

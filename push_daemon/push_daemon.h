@@ -37,9 +37,6 @@ struct cJSON;
 /* A send's "track": an opaque id reported back once written. */
 #define TRACK_MAX		64
 
-/* Tracks a connection's fetches wrote, remembered to drop late sends. */
-#define FETCHED_MAX		1024
-
 /* Packets one connection may have waiting before we stop reading it. */
 #define CONN_QUEUE_MAX		32
 
@@ -48,9 +45,6 @@ struct cJSON;
 
 /* Runs of a refusal before the daemon words it itself. */
 #define REFUSAL_TRIES		3
-
-/* Runs of one login fetch before what waits is left for the next login. */
-#define FETCH_TRIES		3
 
 /* main.c */
 extern struct event_base	*base;
@@ -178,15 +172,48 @@ int		 packet_command(const char *, size_t, char *, size_t);
 int		 packet_fail(char *, size_t, const char *command,
 		    const char *detail);
 
-/* deliver.c: an outgoing packet held back, or a track waiting to go out */
-struct outbound {
-	TAILQ_ENTRY(outbound)	 entry;
-	uint64_t		 end;		/* tracked: out_sent when out */
-	char			 track[TRACK_MAX + 1];	/* or "" */
-	size_t			 len;
-	char			 data[];	/* held: the packet */
-};
+/*
+ * deliver.c: what goes out to one connection (docs/ARCHITECTURE.md,
+ * "Delivery").  struct delivery sits in struct conn so that it lives as
+ * long as the conn does, but its fields are deliver.c's alone: conn.c and
+ * route.c only call the deliver_*() functions below.
+ */
+
+/* Tracks a connection's fetches wrote, remembered to drop late sends. */
+#define FETCHED_MAX		1024
+
+/* Runs of one fetch, the first included, before the hold-back ends. */
+#define FETCH_TRIES		3
+
+/* deliver_send() flags */
+#define DELIVER_ACCOUNT		0x1	/* sent to c's account, not to c */
+#define DELIVER_FETCHED		0x2	/* one of a fetch's own packets */
+
+struct outbound;
 TAILQ_HEAD(outbound_list, outbound);
+
+struct delivery {
+	uint64_t		 out_sent;	/* bytes the socket ever took */
+	struct evbuffer_cb_entry *out_cb;	/* counts out_sent */
+	u_int			 fetches;	/* asked for or running */
+	u_int			 fetch_failures; /* in a row, for FETCH_TRIES */
+	struct outbound_list	 held;		/* owned: held by fetches */
+	size_t			 held_bytes;	/* theirs, for output_max */
+	struct outbound_list	 tracked;	/* owned: written, not out */
+	struct cJSON		*written;	/* owned: tracks to report */
+	int			 written_busy;	/* a report is in flight */
+	uint64_t		*fetched;	/* owned: a ring of hashes */
+	u_int			 fetched_len;	/* FETCHED_MAX at most */
+	u_int			 fetched_pos;	/* the oldest, once full */
+};
+
+int	 deliver_init(struct conn *);
+void	 deliver_send(struct conn *, const char *, size_t, const char *track,
+	    int flags);
+void	 deliver_fetch(struct conn *, const char *, size_t);
+void	 deliver_fetch_end(struct conn *, const struct packet *, int failed);
+void	 deliver_flush(struct conn *);
+void	 deliver_close(struct conn *, int report);
 
 /* transport-tcp.c, transport-ws.c: one struct each */
 struct transport {
@@ -231,19 +258,7 @@ struct conn {
 	struct online_entry	*online;	/* online.c's entry, if bound */
 	int			 addr_counted;	/* addrlimit.c counts remote */
 
-	/* deliver.c: fetch hold-back, tracked sends, written reports */
-	uint64_t		 out_sent;	/* bytes ever written to the socket */
-	struct evbuffer_cb_entry *out_cb;	/* counts out_sent */
-	int			 fetching;	/* a fetch asked for or in flight */
-	int			 fetch_failures; /* in a row, for FETCH_TRIES */
-	struct outbound_list	 held;		/* owned: sends held back */
-	size_t			 held_bytes;
-	struct outbound_list	 tracked;	/* owned: tracked, not yet out */
-	struct cJSON		*written;	/* owned: tracks to report */
-	int			 written_busy;	/* a written report in flight */
-	uint64_t		*fetched;	/* owned: ring of track hashes */
-	u_int			 fetched_len;
-	u_int			 fetched_pos;
+	struct delivery		 dl;		/* deliver.c's, see there */
 
 	LIST_ENTRY(conn)	 id_entry;	/* conn.c id table */
 	LIST_ENTRY(conn)	 online_entry;	/* online.c account list */
@@ -272,17 +287,7 @@ void		 conn_bind(struct conn *, const char *, int);
 void		 conn_unbind(struct conn *);
 double		 conn_now(void);
 
-void		 conn_fetch(struct conn *, const char *, size_t);
-
-/* deliver.c */
-void	 deliver_init(struct conn *);
-void	 deliver_send(struct conn *, const char *, size_t, const char *track,
-	    int via_account, int from_fetch);
-void	 deliver_fetch_done(struct conn *);
-void	 deliver_output(struct conn *, size_t);
-
-void	 deliver_close(struct conn *);
-void	 deliver_flush(struct conn *);
+int		 conn_fetch(struct conn *, const char *, size_t);
 
 /* linger.c */
 void	 linger_fd(int);

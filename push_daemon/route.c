@@ -26,7 +26,7 @@ route_fanout(const char *account, const char *data, size_t len,
 	/* A write may close c (slow client), which unlinks only c. */
 	for (c = online_first(account); c != NULL; c = next) {
 		next = LIST_NEXT(c, online_entry);
-		deliver_send(c, data, len, track, 1, 0);
+		deliver_send(c, data, len, track, DELIVER_ACCOUNT);
 	}
 }
 
@@ -62,7 +62,7 @@ route_send(uint64_t id, const cJSON *action, int fetch)
 		return -1;
 	else if ((c = conn_find(id)) != NULL)
 		deliver_send(c, data->valuestring, strlen(data->valuestring),
-		    track, 0, fetch);
+		    track, fetch ? DELIVER_FETCHED : 0);
 	return 0;
 }
 
@@ -79,7 +79,7 @@ route_fetch(uint64_t id, const cJSON *action)
 		return 0;
 	after = cJSON_GetObjectItemCaseSensitive(action, ENV_AFTER_FIELD);
 	if (after == NULL) {
-		conn_fetch(c, "", 0);
+		deliver_fetch(c, "", 0);
 		return 0;
 	}
 	if ((root = cJSON_CreateObject()) == NULL ||
@@ -88,7 +88,7 @@ route_fetch(uint64_t id, const cJSON *action)
 	cJSON_AddItemToObject(root, ENV_AFTER_FIELD, dup);
 	if ((body = cJSON_PrintUnformatted(root)) == NULL)
 		goto fail;
-	conn_fetch(c, body, strlen(body));
+	deliver_fetch(c, body, strlen(body));
 	free(body);
 	cJSON_Delete(root);
 	return 0;
