@@ -97,6 +97,7 @@ test-date_SRCS = chatctl/date.c
 BENCH_SRCS = bench/main.c bench/conn.c bench/ws.c bench/session.c \
 	   bench/setup.c bench/relay.c bench/idle.c bench/login.c \
 	   bench/dbceil.c bench/procstat.c bench/stats.c bench/report.c \
+	   bench/batches.c \
 	   fcgi_app/db.c fcgi_app/db-message.c
 
 # NOSTORE=1: workers that store no message, in a build directory of their

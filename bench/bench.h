@@ -138,6 +138,11 @@ void		 procstat_free(struct procstat *);
 cJSON		*procstat_diff(const struct procstat *, const struct procstat *,
 		    int);
 
+/* batches.c: the daemon's batch sizes, from its admin socket */
+cJSON		*batches_take(const char *stack_dir);
+cJSON		*batches_diff(const cJSON *, const cJSON *);
+const char	*batches_bucket(int);
+
 /* stats.c */
 struct lat;
 struct lat	*lat_new(void);

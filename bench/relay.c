@@ -81,6 +81,8 @@ struct relay {
 	struct relay_fail fails[RELAY_FAILS];
 	struct procstat	*ps0;
 	struct procstat	*ps1;
+	cJSON		*bs0;		/* batches at the window's ends */
+	cJSON		*bs1;
 	char		 pad[BENCH_PACKET_MAX];
 };
 
@@ -340,6 +342,7 @@ relay_start_run(void)
 	    R.friends, R.friend_fails, opts.duration);
 	R.phase = RELAY_RUN;
 	R.ps0 = procstat_take(opts.stack_dir);
+	R.bs0 = batches_take(opts.stack_dir);
 	bench_cpu_start();
 	R.t0 = now_s();
 	R.t0_us = now_us();
@@ -433,6 +436,7 @@ relay_finish(void)
 		R.t_stop = now_s();
 		bench_cpu_stop();
 		R.ps1 = procstat_take(opts.stack_dir);
+		R.bs1 = batches_take(opts.stack_dir);
 		event_del(R.tick);
 		R.phase = RELAY_DRAIN;
 		R.drain_t = now_s();
@@ -544,6 +548,8 @@ relay_result(void)
 	if (R.closed_why != NULL)
 		cJSON_AddStringToObject(o, "closed_reason", R.closed_why);
 	cJSON_AddItemToObject(o, "latency", lat_json(R.lat));
+	if (R.bs0 != NULL && R.bs1 != NULL)
+		cJSON_AddItemToObject(o, "batches", batches_diff(R.bs0, R.bs1));
 	if (R.ps0 != NULL && R.ps1 != NULL)
 		cJSON_AddItemToObject(o, "processes",
 		    procstat_diff(R.ps0, R.ps1, 0));
@@ -586,6 +592,8 @@ relay_run(void)
 	event_free(R.watchdog);
 	procstat_free(R.ps0);
 	procstat_free(R.ps1);
+	cJSON_Delete(R.bs0);
+	cJSON_Delete(R.bs1);
 	lat_free(R.lat);
 	setup_free(R.setup);
 	free(R.pairs);

@@ -162,6 +162,87 @@ report_cpu(const cJSON *runs)
 	}
 }
 
+/*
+ * How many events each commit carried, per run and lane, over the measured
+ * window (the daemon's admin socket: bench/batches.c).
+ */
+static void
+report_batches(const cJSON *runs)
+{
+	const cJSON	*r, *lane, *h;
+	int		 i, any = 0;
+
+	cJSON_ArrayForEach(r, runs) {
+		cJSON_ArrayForEach(lane, cJSON_GetObjectItemCaseSensitive(r,
+		    "batches")) {
+			if (num(lane, "batches") <= 0)
+				continue;
+			if (!any++) {
+				printf("\n### Batches: events per commit, measured "
+				    "window\n\n| run | lane | batches | events | "
+				    "mean |");
+				for (i = 0; batches_bucket(i) != NULL; i++)
+					printf(" %s |", batches_bucket(i));
+				printf(" failed |\n|---|---|---|---|---|");
+				for (i = 0; batches_bucket(i) != NULL; i++)
+					printf("---|");
+				printf("---|\n");
+			}
+			printf("| %s | %s |", str(r, "label"), lane->string);
+			cell(num(lane, "batches"), 0);
+			cell(num(lane, "events"), 0);
+			cell(num(lane, "mean_events"), 1);
+			h = cJSON_GetObjectItemCaseSensitive(lane, "hist");
+			for (i = 0; batches_bucket(i) != NULL; i++)
+				cell(num(h, batches_bucket(i)), 0);
+			cell(num(lane, "failed"), 0);
+			printf("\n");
+		}
+	}
+}
+
+/*
+ * CPU per delivered message: each process group's cores over the window
+ * divided by the messages delivered per second, in microseconds.
+ */
+static void
+report_cost(const cJSON *runs)
+{
+	const cJSON	*r;
+	char		 path[64];
+	double		 rate, cores;
+	size_t		 i;
+	int		 any = 0;
+
+	cJSON_ArrayForEach(r, runs) {
+		rate = num(r, "delivered_per_s");
+		if (rate <= 0 || cJSON_GetObjectItemCaseSensitive(r,
+		    "processes") == NULL)
+			continue;
+		if (!any++) {
+			printf("\n### CPU per delivered message (µs)\n\n| run |");
+			for (i = 0; i < NGROUPS; i++)
+				printf(" %s |", groups[i]);
+			printf(" all four of the service |\n|---|");
+			for (i = 0; i < NGROUPS + 1; i++)
+				printf("---|");
+			printf("\n");
+		}
+		printf("| %s |", str(r, "label"));
+		for (i = 0, cores = 0; i < NGROUPS; i++) {
+			snprintf(path, sizeof(path), "processes.%s.cpu_cores",
+			    groups[i]);
+			cell(num(r, path) < 0 ? -1 : num(r, path) / rate * 1e6,
+			    1);
+			if (strcmp(groups[i], "generator") != 0 &&
+			    num(r, path) > 0)
+				cores += num(r, path);
+		}
+		cell(cores / rate * 1e6, 1);
+		printf("\n");
+	}
+}
+
 static void
 report_db_login(const cJSON *runs)
 {
@@ -283,6 +364,8 @@ report_run(const char *path)
 	runs = cJSON_GetObjectItemCaseSensitive(res, "runs");
 	printf("## Benchmark %s on %s\n", str(res, "date"), str(res, "host"));
 	report_relay(runs);
+	report_batches(runs);
+	report_cost(runs);
 	report_db_login(runs);
 	report_idle(runs);
 	report_cpu(runs);

@@ -12,6 +12,9 @@
  *	enable ACCOUNT	stop refusing them: "ok"
  *	online		"ACCOUNT N" per account logged in here, then "ok N"
  *	stats		"ok connections N accounts N"
+ *	batches		per lane "LANE batches N events N failed N hist H..."
+ *			(H: batches of 1, 2-3, 4-7 ... 128-255, 256 events),
+ *			then "ok": how many events each commit carried
  *
  * Why disable is more than kick: a login's worker may have read the account
  * just before chatctl disabled it in the database, and its bind then
@@ -211,6 +214,24 @@ admin_online_cb(void *arg, const char *account, u_int conns)
 }
 
 static void
+admin_batches(struct evbuffer *out)
+{
+	struct upstream_stats	st;
+	int			lane, i;
+
+	for (lane = 0; lane < LANE_COUNT; lane++) {
+		upstream_stats(lane, &st);
+		evbuffer_add_printf(out, "%s batches %" PRIu64 " events %"
+		    PRIu64 " failed %" PRIu64 " hist", st.lane, st.batches,
+		    st.events, st.failed);
+		for (i = 0; i < UPSTREAM_HIST; i++)
+			evbuffer_add_printf(out, " %" PRIu64, st.hist[i]);
+		evbuffer_add_printf(out, "\n");
+	}
+	evbuffer_add_printf(out, "ok\n");
+}
+
+static void
 admin_command(struct admin_client *a, char *line)
 {
 	struct evbuffer		*out = bufferevent_get_output(a->bev);
@@ -242,7 +263,9 @@ admin_command(struct admin_client *a, char *line)
 		online_foreach(admin_online_cb, &ac);
 		evbuffer_add_printf(out, "ok connections %u accounts %u\n",
 		    conn_count(), ac.accounts);
-	} else
+	} else if (strcmp(line, "batches") == 0 && arg == NULL)
+		admin_batches(out);
+	else
 		evbuffer_add_printf(out, "error unknown command\n");
 }
 

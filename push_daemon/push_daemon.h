@@ -372,6 +372,17 @@ struct upstream_event *upstream_event_new(const char *name, uint64_t conn_id,
 	    const char *account, int ack, const char *transport,
 	    const char *remote, struct packet *body, upstream_done_fn);
 void	 upstream_submit(enum upstream_lane, struct upstream_event *);
+
+/* How big the batches of a lane have been: hist[i] counts sizes 2^i.. */
+#define UPSTREAM_HIST		9	/* 1, 2-3, 4-7, ..., 128-255, 256 */
+struct upstream_stats {
+	const char	*lane;
+	uint64_t	 batches;		/* sent */
+	uint64_t	 events;		/* in them */
+	uint64_t	 failed;		/* batches with no answer */
+	uint64_t	 hist[UPSTREAM_HIST];
+};
+void	 upstream_stats(enum upstream_lane, struct upstream_stats *);
 void	 upstream_started(void);
 
 /* admin.c: chatctl's line protocol on admin_socket */

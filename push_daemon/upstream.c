@@ -36,6 +36,7 @@ struct lane {
 	u_int			 waiting;
 	int			 batch_max;
 	struct event		*kick;		/* owned: deferred run */
+	struct upstream_stats	 stats;
 };
 
 /* One batch in flight; owns its events until their done has run. */
@@ -143,9 +144,11 @@ upstream_batch_done(void *arg, const char *body, size_t len,
 			answers = NULL;
 		}
 	}
-	if (errstr != NULL)
+	if (errstr != NULL) {
 		log_warnx("%s lane: a batch of %u failed: %s", b->lane->name,
 		    b->n, errstr);
+		b->lane->stats.failed++;
+	}
 	upstream_answer(b, answers);
 	cJSON_Delete(root);
 	free(b);
@@ -206,6 +209,26 @@ upstream_fill(struct lane *lane, struct batch *b, struct evbuffer *out)
 	}
 }
 
+static void
+upstream_count(struct upstream_stats *st, u_int n)
+{
+	int	i = 0;
+
+	while (i < UPSTREAM_HIST - 1 && n >= (2u << i))
+		i++;
+	st->batches++;
+	st->events += n;
+	st->hist[i]++;
+}
+
+/* The counts since start (the admin socket's "batches"). */
+void
+upstream_stats(enum upstream_lane which, struct upstream_stats *st)
+{
+	*st = lanes[which].stats;
+	st->lane = lanes[which].name;
+}
+
 /* Sends one batch on a free connection; -1 if there was none to send. */
 static int
 upstream_send(struct lane *lane)
@@ -244,6 +267,7 @@ upstream_send(struct lane *lane)
 	}
 	log_debug("%s lane: batch %" PRIu64 " of %u events", lane->name,
 	    ++upstream_batches, b->n);
+	upstream_count(&lane->stats, b->n);
 	evbuffer_free(out);
 	return 0;
 }

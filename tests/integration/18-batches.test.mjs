@@ -7,6 +7,7 @@
 // They stop and kill workers, so they run on a stack of their own.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 
@@ -60,6 +61,29 @@ function daemonWorkers() {
 		} catch (e) {
 			return false;
 		}
+	});
+}
+
+// The daemon's batch counts of the main lane (admin socket "batches"):
+// { batches, events, hist: [1, 2-3, 4-7, 8-15, ...] }.
+function mainBatches() {
+	return new Promise((resolve, reject) => {
+		const sock = net.connect(path.join(stack.dir, 'run/admin.sock'));
+		let out = '';
+		sock.on('data', (d) => {
+			out += d;
+			if (!/^ok\n/m.test(out))
+				return;
+			sock.destroy();
+			const m = /^main batches (\d+) events (\d+) failed \d+ hist ([\d ]+)$/m
+			    .exec(out);
+			if (!m)
+				return reject(new Error(`no main lane in ${out}`));
+			resolve({ batches: Number(m[1]), events: Number(m[2]),
+			    hist: m[3].split(' ').map(Number) });
+		});
+		sock.on('error', reject);
+		sock.write('batches\n');
 	});
 }
 
@@ -153,6 +177,7 @@ describe('batches', { skip }, () => {
 			mix[i].send({ command: 'send_message', src: a.id,
 			    dst: b.id, message: `good ${i}` });
 		await sleep(300);
+		const before = await mainBatches();
 		signalAll(stopped, 'SIGCONT');
 		stopped = [];
 
@@ -167,6 +192,13 @@ describe('batches', { skip }, () => {
 		for (let i = 4; i < mix.length; i++)
 			assertSuccess(await mix[i].next(), 'send_message_return',
 			    `good ${i}`);
+
+		// They did share a batch: one of at least 8 events (the ten
+		// waited together; the plugs' batches carried one each).
+		const after = await mainBatches();
+		const big = (b) => b.hist.slice(3).reduce((x, y) => x + y, 0);
+		assert.ok(big(after) > big(before),
+		    `no batch of 8 or more: ${JSON.stringify([before, after])}`);
 
 		// Only the good ones were stored, each once.
 		const cb = await loggedIn('ws', b);
