@@ -25,6 +25,9 @@ const struct config_entry config_table[] = {
 	STR_ENTRY(fcgi_socket, "var/run/fcgi.sock",
 	    "Unix socket the workers take the push daemon's batches on; it "
 	    "carries identities, so only the service's user may reach it"),
+	STR_ENTRY(login_socket, "var/run/login.sock",
+	    "Unix socket the login workers take the daemon's logins on; "
+	    "the service's user's alone, like fcgi_socket"),
 	STR_ENTRY(api_socket, "var/run/api.sock",
 	    "Unix socket the workers take nginx's /api/ requests on"),
 	STR_ENTRY(ws_socket, "var/run/ws.sock",

@@ -15,6 +15,7 @@
 struct config {
 	/* sockets */
 	char	fcgi_socket[SOCKET_PATH_MAX];	/* workers: daemon batches */
+	char	login_socket[SOCKET_PATH_MAX];	/* workers: daemon logins */
 	char	api_socket[SOCKET_PATH_MAX];	/* workers: nginx /api/ */
 	char	ws_socket[SOCKET_PATH_MAX];	/* daemon: nginx /ws proxy */
 	char	tcp_socket[SOCKET_PATH_MAX];	/* daemon: nginx stream proxy */

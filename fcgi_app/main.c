@@ -5,7 +5,8 @@
  * the workers (worker.c) and keeps their number up.  fcgi_socket takes the
  * push daemon's batches and carries identities, so it is the service
  * user's alone (0600); the daemon keeps one connection open to each of its
- * workers + login_workers workers there.  api_socket takes nginx's /api/
+ * workers there, and to each of the login_workers on login_socket (0600
+ * too), which hash passwords at a lower CPU priority.  api_socket takes nginx's /api/
  * requests, which can never name a session, from its own api_workers
  * (0660, socket_group: nginx's), so a busy daemon never starves /api/ and
  * the other way round.  It never serves a request itself.  Signals are
@@ -15,6 +16,7 @@
  * that started it.
  */
 #include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -37,10 +39,12 @@
 #define WORKERS_MAX		256	/* config.c's bound */
 #define RESTART_DELAY		1	/* s, after a worker died young */
 #define STOP_TIMEOUT		10	/* s before SIGKILL at shutdown */
+#define LOGIN_NICE		10	/* login workers' nice(2) */
 
 struct slot {
 	enum worker_role role;
 	int	fd;			/* the socket it serves */
+	int	nice;			/* its CPU priority (nice(2)) */
 	pid_t	pid;			/* 0: no worker running */
 	time_t	started;
 	time_t	restart_at;		/* when an empty slot may fork */
@@ -99,19 +103,31 @@ socket_open(const struct config *cf, const char *path, mode_t mode,
 	return fd;
 }
 
-/* The slots: batch workers first, then the /api/ ones. */
+/*
+ * The slots: the daemon's batch workers, its login workers, the /api/
+ * ones.  Login workers hash passwords at a lower CPU priority (LOGIN_NICE),
+ * so that on a busy box a flood of logins slows logins first, not the
+ * commits that messages wait for.
+ */
 static void
-slots_init(const struct config *cf, int batch_fd, int api_fd)
+slots_init(const struct config *cf, int batch_fd, int login_fd, int api_fd)
 {
-	int	i, batch = cf->workers + cf->login_workers;
+	int	i;
 
-	nslots = batch + cf->api_workers;
+	nslots = cf->workers + cf->login_workers + cf->api_workers;
 	if (nslots > WORKERS_MAX)
 		fatalx("workers + login_workers + api_workers is over %d",
 		    WORKERS_MAX);
 	for (i = 0; i < nslots; i++) {
-		slots[i].role = i < batch ? WORKER_BATCH : WORKER_API;
-		slots[i].fd = i < batch ? batch_fd : api_fd;
+		slots[i].role = i < cf->workers + cf->login_workers ?
+		    WORKER_BATCH : WORKER_API;
+		if (i < cf->workers)
+			slots[i].fd = batch_fd;
+		else if (i < cf->workers + cf->login_workers) {
+			slots[i].fd = login_fd;
+			slots[i].nice = LOGIN_NICE;
+		} else
+			slots[i].fd = api_fd;
 	}
 }
 
@@ -134,10 +150,12 @@ worker_start(const struct config *cf, struct slot *s, const sigset_t *oldmask)
 		prctl(PR_SET_PDEATHSIG, SIGTERM);
 		if (getppid() == 1)
 			_exit(0);
-		/* The other socket is not this worker's to serve. */
+		/* The other sockets are not this worker's to serve. */
 		for (i = 0; i < nslots; i++)
 			if (slots[i].fd != s->fd)
 				close(slots[i].fd);
+		if (s->nice != 0 && setpriority(PRIO_PROCESS, 0, s->nice) == -1)
+			log_warn("setpriority");
 		worker_main(cf, s->fd, s->role);
 	}
 	s->pid = pid;
@@ -230,9 +248,9 @@ master_run(const struct config *cf)
 	sigaddset(&set, SIGCHLD);
 	sigprocmask(SIG_BLOCK, &set, &oldmask);
 
-	log_info("listening on %s with %d + %d workers, %s with %d",
-	    cf->fcgi_socket, cf->workers, cf->login_workers, cf->api_socket,
-	    cf->api_workers);
+	log_info("listening on %s with %d workers, %s with %d, %s with %d",
+	    cf->fcgi_socket, cf->workers, cf->login_socket, cf->login_workers,
+	    cf->api_socket, cf->api_workers);
 	for (;;) {
 		for (i = 0; i < nslots; i++)
 			if (slots[i].pid == 0 && slots[i].restart_at <= time(NULL))
@@ -246,6 +264,8 @@ master_run(const struct config *cf)
 	workers_stop(&set);
 	if (unlink(cf->fcgi_socket) == -1)
 		log_warn("unlink %s", cf->fcgi_socket);
+	if (unlink(cf->login_socket) == -1)
+		log_warn("unlink %s", cf->login_socket);
 	if (unlink(cf->api_socket) == -1)
 		log_warn("unlink %s", cf->api_socket);
 	log_info("stopped");
@@ -256,7 +276,7 @@ main(int argc, char **argv)
 {
 	struct config	 cf;
 	const char	*path;
-	int		 batch_fd, api_fd;
+	int		 batch_fd, login_fd, api_fd;
 
 	if (config_from_args(&cf, argc, argv, "fcgi_app", &path)) {
 		fprintf(stderr, "%s: configuration OK\n", path);
@@ -271,12 +291,14 @@ main(int argc, char **argv)
 	if (FCGX_Init() != 0)
 		fatalx("FCGX_Init failed");
 	batch_fd = socket_open(&cf, cf.fcgi_socket, SOCKPERM_PRIVATE, "");
+	login_fd = socket_open(&cf, cf.login_socket, SOCKPERM_PRIVATE, "");
 	/* nginx's workers may run as another user, in socket_group. */
 	api_fd = socket_open(&cf, cf.api_socket, SOCKPERM_NGINX,
 	    cf.socket_group);
-	slots_init(&cf, batch_fd, api_fd);
+	slots_init(&cf, batch_fd, login_fd, api_fd);
 	master_run(&cf);
 	close(batch_fd);
+	close(login_fd);
 	close(api_fd);
 	db_library_end();
 	return 0;

@@ -299,8 +299,8 @@ upstream_kick(void *arg)
 }
 
 static void
-upstream_lane_init(struct lane *lane, const char *name, int size,
-    int batch_max)
+upstream_lane_init(struct lane *lane, const char *name, const char *path,
+    int size, int batch_max)
 {
 	lane->name = name;
 	TAILQ_INIT(&lane->wait);
@@ -308,7 +308,7 @@ upstream_lane_init(struct lane *lane, const char *name, int size,
 	if ((lane->kick = event_new(base, -1, 0, upstream_kick_cb,
 	    lane)) == NULL)
 		fatalx("%s: event_new", __func__);
-	lane->pool = pool_new(name, conf.fcgi_socket, size, upstream_greeting,
+	lane->pool = pool_new(name, path, size, upstream_greeting,
 	    sizeof(upstream_greeting) / sizeof(upstream_greeting[0]),
 	    upstream_kick, lane);
 }
@@ -320,9 +320,10 @@ upstream_lane_init(struct lane *lane, const char *name, int size,
 void
 upstream_init(void)
 {
-	upstream_lane_init(&lanes[LANE_MAIN], "main", conf.workers,
-	    conf.batch_max);
-	upstream_lane_init(&lanes[LANE_LOGIN], "login", conf.login_workers, 1);
+	upstream_lane_init(&lanes[LANE_MAIN], "main", conf.fcgi_socket,
+	    conf.workers, conf.batch_max);
+	upstream_lane_init(&lanes[LANE_LOGIN], "login", conf.login_socket,
+	    conf.login_workers, 1);
 }
 
 /* The "started" event: this node's presence rows are stale. */

@@ -100,6 +100,7 @@ conf=$dir/chat.conf
 pwfile=$dir/db-password
 db_sock=$run_dir/mysqld.sock
 fcgi_sock=$run_dir/fcgi.sock
+login_sock=$run_dir/login.sock
 api_sock=$run_dir/api.sock
 ws_sock=$run_dir/ws.sock
 tcp_sock=$run_dir/tcp.sock
@@ -211,7 +212,8 @@ wait_until() {
 
 check_socket_paths() {
 	local s
-	for s in "$db_sock" "$fcgi_sock" "$api_sock" "$ws_sock" "$tcp_sock"; do
+	for s in "$db_sock" "$fcgi_sock" "$login_sock" "$api_sock" "$ws_sock" \
+	    "$tcp_sock"; do
 		[ "${#s}" -le 107 ] ||
 		    die "socket path longer than 107 bytes: $s (use a shorter --dir)"
 	done
@@ -265,6 +267,7 @@ write_chat_conf() {
 		echo "# Written by scripts/stack.sh at every start;"
 		echo "# common/config.c lists every setting."
 		echo "fcgi_socket = $fcgi_sock"
+		echo "login_socket = $login_sock"
 		echo "api_socket = $api_sock"
 		echo "ws_socket = $ws_sock"
 		echo "tcp_socket = $tcp_sock"
@@ -351,7 +354,7 @@ start_programs() {
 	"$build/fcgi_app" -f "$conf" >>"$log_dir/2-fcgi_app.log" 2>&1 &
 	record_pid 2-fcgi_app $!
 	wait_until 2-fcgi_app 30 "sockets $fcgi_sock" \
-	    test -S "$fcgi_sock" -a -S "$api_sock"
+	    test -S "$fcgi_sock" -a -S "$login_sock" -a -S "$api_sock"
 
 	"$build/push_daemon" -f "$conf" >>"$log_dir/3-push_daemon.log" 2>&1 &
 	record_pid 3-push_daemon $!
@@ -409,7 +412,7 @@ start() {
 	# as this user here).
 	chmod 0700 "$run_dir"
 	# Leftovers of a stack that did not stop cleanly.
-	rm -f "$fcgi_sock" "$api_sock" "$ws_sock" "$tcp_sock"
+	rm -f "$fcgi_sock" "$login_sock" "$api_sock" "$ws_sock" "$tcp_sock"
 
 	# Sanitizer builds: stop at the first report, which lands in the
 	# program's log (tests/run.sh fails a run whose logs hold one).

@@ -6,7 +6,7 @@
 // root client holds LOCK TABLES users WRITE, so a logon's INSERT blocks
 // inside the worker that took it.  That worker is found from /proc: an
 // idle worker of the daemon's blocks in read() on its kept connection to
-// fcgi.sock, an idle /api/ worker in accept(), and an /api/ worker at work
+// fcgi.sock or login.sock, an idle /api/ worker in accept(), and an /api/ worker at work
 // holds an accepted connection on api.sock; the one doing neither is
 // ours.  It is killed with SIGKILL, the lock released.
 import assert from 'node:assert/strict';
@@ -96,7 +96,8 @@ function waitsForWork(pid, kept, accepted) {
 
 // The workers (children of the master) busy with a request.
 function busyWorkers(master) {
-	const kept = acceptedSockets(confSocket('fcgi_socket'));
+	const kept = new Set([...acceptedSockets(confSocket('fcgi_socket')),
+	    ...acceptedSockets(confSocket('login_socket'))]);
 	const accepted = acceptedSockets(confSocket('api_socket'));
 	return children(master).filter((pid) =>
 	    !waitsForWork(pid, kept, accepted));

@@ -45,15 +45,16 @@ function listeningInode(sockPath) {
 }
 
 // The workers that serve the daemon: those holding fcgi.sock's listener
-// (a worker of /api/ holds api.sock's only).
+// or login.sock's (a worker of /api/ holds api.sock's only).
 function daemonWorkers() {
-	const inode = listeningInode(path.join(stack.dir, 'run/fcgi.sock'));
+	const inodes = ['fcgi.sock', 'login.sock'].map((s) =>
+	    `socket:[${listeningInode(path.join(stack.dir, 'run', s))}]`);
 	return children(ownPid('fcgi_app')).filter((pid) => {
 		try {
 			return fs.readdirSync(`/proc/${pid}/fd`).some((fd) => {
 				try {
-					return fs.readlinkSync(`/proc/${pid}/fd/${fd}`) ===
-					    `socket:[${inode}]`;
+					return inodes.includes(fs.readlinkSync(
+					    `/proc/${pid}/fd/${fd}`));
 				} catch (e) {
 					return false;
 				}

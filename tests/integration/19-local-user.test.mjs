@@ -20,8 +20,8 @@ const skip = !HAVE_STACK_DIR ?
     'needs CHAT_TEST_DIR: a stack started by scripts/stack.sh' :
     process.getuid() !== 0 ? 'needs root, to run as nobody' : false;
 
-const SOCKETS = ['fcgi.sock', 'api.sock', 'ws.sock', 'tcp.sock',
-    'admin.sock', 'mysqld.sock'];
+const SOCKETS = ['fcgi.sock', 'login.sock', 'api.sock', 'ws.sock',
+    'tcp.sock', 'admin.sock', 'mysqld.sock'];
 
 // Tries to connect to each path as uid; returns {path: "connected" or the
 // error code}.
@@ -72,7 +72,7 @@ describe('local users', { skip }, () => {
 	    'alone, nginx\'s are its group\'s, in a directory of the ' +
 	    'service\'s own', () => {
 		const mode = (p) => fs.statSync(p).mode & 0o777;
-		for (const s of ['fcgi.sock', 'admin.sock'])
+		for (const s of ['fcgi.sock', 'login.sock', 'admin.sock'])
 			assert.equal(mode(path.join(runDir, s)), 0o600, s);
 		for (const s of ['api.sock', 'ws.sock', 'tcp.sock'])
 			assert.equal(mode(path.join(runDir, s)), 0o660, s);

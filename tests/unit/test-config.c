@@ -86,6 +86,7 @@ test_defaults(void **state)
 	assert_string_equal(cf.db_host, "127.0.0.1");
 	assert_int_equal(cf.db_port, 3306);
 	assert_string_equal(cf.api_socket, "var/run/api.sock");
+	assert_string_equal(cf.login_socket, "var/run/login.sock");
 	assert_int_equal(cf.workers, 4);
 	assert_int_equal(cf.login_workers, 2);
 	assert_int_equal(cf.api_workers, 2);
