@@ -91,7 +91,8 @@ test-date_SRCS = chatctl/date.c
 
 # bench/: the load generator (bench/README.md).
 BENCH_SRCS = bench/main.c bench/conn.c bench/ws.c bench/session.c \
-	   bench/setup.c bench/relay.c bench/idle.c bench/login.c \
+	   bench/setup.c bench/relay.c bench/idle.c bench/idle-proc.c \
+	   bench/login.c \
 	   bench/dbceil.c bench/procstat.c bench/stats.c bench/report.c \
 	   fcgi_app/db.c fcgi_app/db-message.c
 
@@ -152,7 +153,7 @@ integration:
 # The benchmark on a private stack; knobs in bench/README.md, e.g.
 # make bench BENCH=relay RATE=5000 PAIRS=200
 BENCH_KNOBS = BENCH PAIRS RATE INFLIGHT SIZE DURATION TRANSPORT CONNS \
-	   ACCOUNTS LOGINS CONCURRENCY WORKERS SOURCES COST SET OUT
+	   IDLE_PROCS ACCOUNTS LOGINS CONCURRENCY WORKERS SOURCES COST SET OUT
 bench: all $(B)/bench
 	@$(foreach k,$(BENCH_KNOBS),$(if $($(k)),$(k)='$($(k))')) \
 	    bench/run.sh --build $(B)
