@@ -40,7 +40,8 @@ DAEMON_SRCS = push_daemon/main.c push_daemon/listen.c push_daemon/conn.c \
 	   push_daemon/linger.c push_daemon/online.c push_daemon/ratelimit.c \
 	   push_daemon/packet.c push_daemon/frame-tcp.c \
 	   push_daemon/transport-tcp.c push_daemon/ws-handshake.c \
-	   push_daemon/transport-ws.c push_daemon/fcgi-client.c \
+	   push_daemon/transport-ws.c push_daemon/ws-boundary.c \
+	   push_daemon/fcgi-client.c \
 	   push_daemon/upstream.c push_daemon/route.c push_daemon/deliver.c \
 	   push_daemon/pool.c push_daemon/addrlimit.c push_daemon/admin.c
 
@@ -77,7 +78,8 @@ test-cmd_SRCS = fcgi_app/cmd.c fcgi_app/cmd-logon.c fcgi_app/cmd-login.c \
 	   fcgi_app/cmd-list-friend.c fcgi_app/cmd-send-message.c \
 	   fcgi_app/cmd-ack.c fcgi_app/friend.c fcgi_app/friendlist.c \
 	   fcgi_app/notice.c fcgi_app/msgqueue.c
-UNIT_TESTS += test-friendlist test-addrlimit
+UNIT_TESTS += test-friendlist test-addrlimit test-ws-boundary
+test-ws-boundary_SRCS = push_daemon/ws-boundary.c
 test-addrlimit_SRCS = push_daemon/addrlimit.c common/log.c
 test-friendlist_SRCS = fcgi_app/friendlist.c
 UNIT_TESTS += test-config
@@ -95,7 +97,8 @@ test-date_SRCS = chatctl/date.c
 
 # bench/: the load generator (bench/README.md).
 BENCH_SRCS = bench/main.c bench/conn.c bench/ws.c bench/session.c \
-	   bench/setup.c bench/relay.c bench/idle.c bench/login.c \
+	   bench/setup.c bench/relay.c bench/idle.c bench/idle-proc.c \
+	   bench/login.c \
 	   bench/dbceil.c bench/procstat.c bench/stats.c bench/report.c \
 	   bench/batches.c \
 	   fcgi_app/db.c fcgi_app/db-message.c
@@ -170,7 +173,7 @@ integration:
 # The benchmark on a private stack; knobs in bench/README.md, e.g.
 # make bench BENCH=relay RATE=5000 PAIRS=200
 BENCH_KNOBS = BENCH PAIRS RATE INFLIGHT SIZE DURATION TRANSPORT CONNS \
-	   ACCOUNTS LOGINS CONCURRENCY WORKERS SOURCES COST SET OUT
+	   IDLE_PROCS ACCOUNTS LOGINS CONCURRENCY WORKERS SOURCES COST SET OUT
 bench: all $(B)/bench
 	@$(MAKE) --no-print-directory NOSTORE=1 $(NOSTORE_B)/fcgi_app \
 	    $(NOSTORE_B)/push_daemon

@@ -75,6 +75,7 @@ struct bench_opts {
 	int			 size;		/* message text bytes */
 	double			 duration;	/* seconds measured */
 	int			 conns;		/* idle */
+	int			 procs;		/* idle: 0 is automatic */
 	int			 accounts;	/* idle: accounts shared */
 	int			 logins;	/* login: how many */
 	int			 concurrency;	/* connections setting up */
@@ -89,6 +90,7 @@ double		 now_s(void);
 uint64_t	 now_us(void);
 void		 bench_cpu_start(void);
 void		 bench_cpu_stop(void);
+void		 bench_cpu_add(double);
 void		 bench_cpu_report(cJSON *);
 cJSON		*bench_result_new(void);
 void		 bench_result_print(cJSON *);
@@ -151,6 +153,11 @@ cJSON		*lat_json(struct lat *);
 size_t		 lat_count(const struct lat *);
 uint64_t	 lat_sample(const struct lat *, size_t);
 void		 lat_free(struct lat *);
+
+/* idle-proc.c: one of the idle workload's generator processes */
+int		 idle_proc_run(int, int, struct bconn **, const uint64_t *,
+		    int);
+void		 idle_proc_tell(int, const char *);
 
 /* The workloads, one file each. */
 int		 relay_run(void);

@@ -56,6 +56,7 @@ static const struct option long_opts[] = {
 	{ "size", required_argument, NULL, 's' },
 	{ "duration", required_argument, NULL, 'D' },
 	{ "conns", required_argument, NULL, 'c' },
+	{ "procs", required_argument, NULL, 'P' },
 	{ "accounts", required_argument, NULL, 'a' },
 	{ "logins", required_argument, NULL, 'l' },
 	{ "concurrency", required_argument, NULL, 'C' },
@@ -72,8 +73,8 @@ usage(void)
 	    "\t[--http-port P] [--tcp-port Q] [--transport ws|tcp]\n"
 	    "\t[--sources N] [--stack-dir DIR] [--pairs P] [--rate R]\n"
 	    "\t[--inflight W] [--size S] [--duration T] [--conns C]\n"
-	    "\t[--accounts A] [--logins N] [--concurrency K] [--threads J]\n"
-	    "\t[--cost LABEL]\n"
+	    "\t[--procs P] [--accounts A] [--logins N] [--concurrency K]\n"
+	    "\t[--threads J] [--cost LABEL]\n"
 	    "       bench report RESULTS.json\n");
 	exit(2);
 }
@@ -96,16 +97,21 @@ now_us(void)
 	return (uint64_t)ts.tv_sec * 1000000u + (uint64_t)ts.tv_nsec / 1000u;
 }
 
+/* One write per line: the idle workload's processes share stderr. */
 void
 bench_progress(const char *fmt, ...)
 {
 	va_list	ap;
+	char	line[512];
+	int	n;
 
-	fprintf(stderr, "bench %s: ", opts.label);
+	n = snprintf(line, sizeof(line), "bench %s: ", opts.label);
+	if (n < 0 || (size_t)n >= sizeof(line))
+		n = 0;
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vsnprintf(line + n, sizeof(line) - (size_t)n, fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
+	fprintf(stderr, "%s\n", line);
 }
 
 /* The measured phase starts: the generator's own CPU from here. */
@@ -134,6 +140,13 @@ bench_cpu_stop(void)
 	cpu_cores = wall <= 0 ? 0 : (tv_s(&ru.ru_utime) -
 	    tv_s(&cpu_ru.ru_utime) + tv_s(&ru.ru_stime) -
 	    tv_s(&cpu_ru.ru_stime)) / wall;
+}
+
+/* CPU the idle workload's generator processes used, added to ours. */
+void
+bench_cpu_add(double cores)
+{
+	cpu_cores += cores;
 }
 
 /* The generator's CPU in the measured phase, in cores; a warning in o. */
@@ -234,6 +247,7 @@ parse_opt(int ch, const char *v)
 	case 's': opts.size = opt_int(v, 32, 1800); break;
 	case 'D': opts.duration = opt_double(v, 0.1); break;
 	case 'c': opts.conns = opt_int(v, 1, 100000); break;
+	case 'P': opts.procs = opt_int(v, 0, 64); break;
 	case 'a': opts.accounts = opt_int(v, 1, 100000); break;
 	case 'l': opts.logins = opt_int(v, 1, 1000000); break;
 	case 'C': opts.concurrency = opt_int(v, 1, 10000); break;

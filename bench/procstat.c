@@ -144,7 +144,8 @@ procstat_children(struct procstat *ps, const long *roots)
 			ps->all[ps->nall].kernel = pid == 2 || ppid == 2;
 			ps->all[ps->nall++].ticks = ticks;
 		}
-		for (i = 0; i < GROUP_GENERATOR; i++) {
+		/* The generator's children: the idle workload's processes. */
+		for (i = 0; i < GROUP_COUNT; i++) {
 			if (roots[i] == 0 || ppid != roots[i])
 				continue;
 			ps->g[i].ticks += ticks;

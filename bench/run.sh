@@ -8,8 +8,8 @@
 #
 # Knobs (bench/README.md says more): BENCH=suite|relay|transport|idle|
 # login|db, PAIRS, RATE (0: saturated), INFLIGHT, SIZE, DURATION,
-# TRANSPORT=ws|tcp, CONNS, ACCOUNTS, LOGINS, CONCURRENCY, WORKERS,
-# SOURCES, COST=test|production, SET="name=value ...", OUT=file.
+# TRANSPORT=ws|tcp, CONNS, IDLE_PROCS, ACCOUNTS, LOGINS, CONCURRENCY,
+# WORKERS, SOURCES, COST=test|production, SET="name=value ...", OUT=file.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -34,6 +34,7 @@ SIZE=${SIZE:-64}
 DURATION=${DURATION:-10}
 TRANSPORT=${TRANSPORT:-ws}
 CONNS=${CONNS:-5000}
+IDLE_PROCS=${IDLE_PROCS:-0}
 ACCOUNTS=${ACCOUNTS:-100}
 LOGINS=${LOGINS:-100000}
 CONCURRENCY=${CONCURRENCY:-64}
@@ -133,8 +134,8 @@ suite() {
 	gen db db-ceiling
 	gen login login-test-cost --cost "test (1 pass, 8 MiB)" \
 	    --concurrency 8 --logins 3000 --duration 5
-	gen idle idle-$CONNS --conns "$CONNS" --accounts "$ACCOUNTS" \
-	    --concurrency "$CONCURRENCY"
+	gen idle idle-$CONNS --conns "$CONNS" --procs "$IDLE_PROCS" \
+	    --accounts "$ACCOUNTS" --concurrency "$CONCURRENCY"
 	stack_start test nostore
 	gen relay transport-ceiling $(relay_opts) --transport ws
 	gen relay transport-5000 $(relay_opts) --transport ws --rate 5000
@@ -158,7 +159,7 @@ single() {
 	idle)
 		stack_start "$COST"
 		gen idle "idle-$CONNS" --transport "$TRANSPORT" \
-		    --conns "$CONNS" --accounts "$ACCOUNTS" \
+		    --conns "$CONNS" --procs "$IDLE_PROCS" --accounts "$ACCOUNTS" \
 		    --concurrency "$CONCURRENCY"
 		;;
 	login)
@@ -208,7 +209,8 @@ write_results() {
 		done
 		printf '], "knobs": %s},\n' "$(json_str "BENCH=$BENCH \
 PAIRS=$PAIRS RATE=$RATE INFLIGHT=$INFLIGHT SIZE=$SIZE DURATION=$DURATION \
-TRANSPORT=$TRANSPORT CONNS=$CONNS ACCOUNTS=$ACCOUNTS WORKERS=$WORKERS \
+TRANSPORT=$TRANSPORT CONNS=$CONNS IDLE_PROCS=$IDLE_PROCS ACCOUNTS=$ACCOUNTS \
+WORKERS=$WORKERS \
 SOURCES=$SOURCES COST=$COST")"
 		printf ' "notes": [%s, %s, %s],\n' \
 		    "$(json_str "raised for the benchmark: ${raised[*]} $SET")" \
@@ -217,7 +219,7 @@ push_daemon, the workers, MariaDB and the generator; colleagues' jobs \
 share it, so figures are noisy (see 'other processes')")" \
 		    "$(json_str "a process may hold $(ulimit -Hn) descriptors: \
 about 9900 proxied WebSockets per nginx worker, 19900 connections for \
-push_daemon and for the generator")"
+push_daemon and for each idle generator process")"
 		printf ' "runs": [\n'
 		first=1
 		while IFS= read -r line; do

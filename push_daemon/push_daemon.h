@@ -3,8 +3,9 @@
  * forwards each packet to the FastCGI workers (docs/ARCHITECTURE.md).  All
  * types and prototypes, grouped by the file that defines them.
  *
- * frame-tcp.c, ws-handshake.c, fcgi-client.c and ratelimit.c are pure (no
- * libevent) so that unit tests and fuzz targets can link them alone.
+ * frame-tcp.c, ws-handshake.c, ws-boundary.c, fcgi-client.c and
+ * ratelimit.c are pure (no libevent) so that unit tests and fuzz targets
+ * can link them alone.
  */
 #ifndef PUSH_DAEMON_H
 #define PUSH_DAEMON_H
@@ -84,6 +85,16 @@ struct ws_handshake {
 int	 ws_handshake_parse(const char *, size_t, struct ws_handshake *,
 	    const char **errstr);
 int	 ws_handshake_accept(const char *key, char out[WS_ACCEPT_LEN + 1]);
+
+/* ws-boundary.c: where the client's frames end, no I/O */
+struct ws_boundary {
+	uint8_t		hdr[14];	/* the frame header so far */
+	size_t		hdr_len;
+	uint64_t	payload_left;	/* of the frame under way */
+	int		in_message;	/* a fragmented message is unfinished */
+};
+void	 ws_boundary_feed(struct ws_boundary *, const uint8_t *, size_t);
+int	 ws_boundary_at_rest(const struct ws_boundary *);
 
 /* fcgi-client.c: FastCGI records out and in, no I/O */
 #define FCGI_VERSION_1		1

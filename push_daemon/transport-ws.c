@@ -3,6 +3,12 @@
  * framing by wslay, fed from and writing to the conn's bufferevent.  Each
  * text or binary message is one packet.  Idle connections are pinged and
  * closed if they stay silent for another interval.
+ *
+ * A wslay context holds two 4 KiB buffers, more than everything else a
+ * connection costs, and an idle connection needs neither: once the
+ * client's frames are whole (ws-boundary.c) and nothing waits to be sent,
+ * the context goes (ws_rest()), and ws_ctx() makes a fresh one, which
+ * starts in the same state, when bytes come or go again.
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -18,7 +24,9 @@
 #include "push_daemon.h"
 
 struct ws_state {
-	wslay_event_context_ptr	 ctx;		/* owned; NULL in handshake */
+	wslay_event_context_ptr	 ctx;		/* owned; NULL while at rest */
+	int			 upgraded;	/* the 101 is sent */
+	struct ws_boundary	 in;		/* the frames wslay was given */
 	struct event		*ping_timer;	/* owned */
 	double			 last_rx;	/* when bytes last came in */
 	int			 ping_sent;	/* unanswered ping out */
@@ -70,6 +78,7 @@ ws_recv_cb(wslay_event_context_ptr ctx, uint8_t *buf, size_t len, int flags,
 	n = evbuffer_remove(bufferevent_get_input(c->bev), buf, len);
 	if (n <= 0)
 		goto wouldblock;
+	ws_boundary_feed(&st->in, buf, (size_t)n);
 	st->last_rx = conn_now();
 	st->ping_sent = 0;
 	return n;
@@ -107,6 +116,40 @@ ws_msg_cb(wslay_event_context_ptr ctx,
 	else
 		conn_packet(c, PACKET_DATA, (const char *)m->msg,
 		    m->msg_length);
+}
+
+/* c's wslay context, made if it was at rest; NULL before the 101. */
+static wslay_event_context_ptr
+ws_ctx(struct conn *c)
+{
+	struct ws_state		*st = c->tp_data;
+	wslay_event_context_ptr	 ctx;
+
+	if (st->ctx != NULL || !st->upgraded)
+		return st->ctx;
+	if (wslay_event_context_server_init(&ctx, &ws_callbacks, c) != 0)
+		return NULL;
+	wslay_event_config_set_max_recv_msg_length(ctx, WS_MESSAGE_MAX);
+	st->ctx = ctx;
+	return ctx;
+}
+
+/*
+ * Frees the context if wslay holds nothing of c's: no part of a frame or
+ * message read, nothing to send, no close under way.
+ */
+static void
+ws_rest(struct conn *c)
+{
+	struct ws_state	*st = c->tp_data;
+
+	if (st->ctx == NULL || st->in_recv || c->state >= CONN_CLOSING ||
+	    !ws_boundary_at_rest(&st->in) || wslay_event_want_write(st->ctx) ||
+	    wslay_event_get_close_sent(st->ctx) ||
+	    wslay_event_get_close_received(st->ctx))
+		return;
+	wslay_event_context_free(st->ctx);
+	st->ctx = NULL;
 }
 
 /*
@@ -148,6 +191,10 @@ ws_recv(struct conn *c)
 	struct ws_state	*st = c->tp_data;
 	int		 rc;
 
+	if (ws_ctx(c) == NULL) {
+		conn_close(c, "cannot set up websocket");
+		return;
+	}
 	st->in_recv = 1;
 	rc = wslay_event_recv(st->ctx);
 	st->in_recv = 0;
@@ -158,6 +205,7 @@ ws_recv(struct conn *c)
 		return;
 	}
 	ws_flush(c);
+	ws_rest(c);
 }
 
 static void
@@ -178,11 +226,12 @@ ws_ping(evutil_socket_t fd, short what, void *arg)
 		return;
 	}
 	st->ping_sent = 1;
-	if (wslay_event_queue_msg(st->ctx, &m) != 0) {
+	if (ws_ctx(c) == NULL || wslay_event_queue_msg(st->ctx, &m) != 0) {
 		conn_close(c, "cannot ping");
 		return;
 	}
 	ws_flush(c);
+	ws_rest(c);
 }
 
 /* A bad upgrade request gets a 400 and the connection is closed. */
@@ -204,13 +253,12 @@ ws_upgrade(struct conn *c, const struct ws_handshake *hs)
 	char		 accept[WS_ACCEPT_LEN + 1];
 
 	if (ws_handshake_accept(hs->key, accept) == -1 ||
-	    wslay_event_context_server_init(&st->ctx, &ws_callbacks, c) != 0 ||
 	    (st->ping_timer = event_new(base, -1, EV_PERSIST, ws_ping,
 	    c)) == NULL) {
 		conn_close(c, "cannot set up websocket");
 		return -1;
 	}
-	wslay_event_config_set_max_recv_msg_length(st->ctx, WS_MESSAGE_MAX);
+	st->upgraded = 1;
 	evbuffer_add_printf(bufferevent_get_output(c->bev),
 	    "HTTP/1.1 101 Switching Protocols\r\n"
 	    "Upgrade: websocket\r\n"
@@ -274,13 +322,16 @@ ws_write(struct conn *c, const char *data, size_t len)
 	struct ws_state		*st = c->tp_data;
 	struct wslay_event_msg	 m = { WSLAY_TEXT_FRAME,
 				    (const uint8_t *)data, len };
+	ssize_t			 queued;
 
-	if (st->ctx == NULL || wslay_event_queue_msg(st->ctx, &m) != 0)
+	if (ws_ctx(c) == NULL || wslay_event_queue_msg(st->ctx, &m) != 0)
 		return -1;
 	if (!st->in_recv && wslay_event_send(st->ctx) != 0)
 		return -1;
-	return (ssize_t)(evbuffer_get_length(bufferevent_get_output(c->bev)) +
+	queued = (ssize_t)(evbuffer_get_length(bufferevent_get_output(c->bev)) +
 	    wslay_event_get_queued_msg_length(st->ctx));
+	ws_rest(c);
+	return queued;
 }
 
 /*
@@ -292,7 +343,13 @@ ws_finish(struct conn *c)
 {
 	struct ws_state	*st = c->tp_data;
 
-	if (st->ctx == NULL || wslay_event_get_close_sent(st->ctx))
+	if (!st->upgraded)
+		return;
+	if (ws_ctx(c) == NULL) {
+		conn_close(c, "websocket send failed");
+		return;
+	}
+	if (wslay_event_get_close_sent(st->ctx))
 		return;
 	if (wslay_event_send(st->ctx) != 0 ||
 	    wslay_event_queue_close(st->ctx, WSLAY_CODE_NORMAL_CLOSURE, NULL,
