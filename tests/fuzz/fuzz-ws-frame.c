@@ -240,5 +240,7 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	c.tp->free(&c);
 	bufferevent_free(pair[0]);
 	bufferevent_free(pair[1]);
+	/* libevent finishes freeing a bufferevent in the loop. */
+	event_base_loop(base, EVLOOP_NONBLOCK);
 	return 0;
 }
