@@ -3,7 +3,8 @@
 #
 #   tests/fuzz/run.sh [--seconds N | --runs N] TARGET...
 #
-# Each starts from its seeds in tests/fuzz/corpus/TARGET/ and from what
+# Each starts from its seeds in tests/fuzz/corpus/TARGET/ (and with the
+# tokens of tests/fuzz/TARGET.dict, if there is one) and from what
 # earlier runs found (build/fuzz/corpus/TARGET/, where new inputs go: the
 # seeds in the repository are never written).  A crash, a leak or a
 # sanitizer report stops the target; its input is left as
@@ -28,8 +29,10 @@ for t in "$@"; do
 	fuzz-ws-handshake) len=-max_len=9000 ;;
 	*) len=-max_len=4096 ;;
 	esac
+	dict=
+	[ -f "tests/fuzz/$t.dict" ] && dict=-dict=tests/fuzz/$t.dict
 	start=$(date +%s)
-	if "$bin" "$limit" "$len" -print_final_stats=1 \
+	if "$bin" "$limit" "$len" ${dict:+"$dict"} -print_final_stats=1 \
 	    -artifact_prefix="build/fuzz/$t-" \
 	    "build/fuzz/corpus/$t" "tests/fuzz/corpus/$t" >"$log" 2>&1; then
 		rc=0
