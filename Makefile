@@ -6,6 +6,7 @@
 #   make run        deps, build, start the whole stack in the foreground
 #   make test       deps, build, unit tests, integration tests
 #   make SAN=1      build with ASan/UBSan into build/san/
+#   make fuzz       build the libFuzzer targets, run each FUZZ_SECONDS
 
 CC	?= cc
 HTTP_PORT ?= 8080
@@ -95,6 +96,29 @@ test-utf8_SRCS = fcgi_app/utf8.c
 UNIT_TESTS += test-date
 test-date_SRCS = chatctl/date.c
 
+# tests/fuzz/: libFuzzer targets, built by clang into build/fuzz/, for
+# every parser that reads bytes from outside; each links the sources in
+# <name>_SRCS and the libraries in <name>_LIBS.  UBSan reports abort, so
+# that libFuzzer counts them as crashes.
+FUZZ_CC	?= clang
+FUZZ_SECONDS ?= 30
+FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -g -O1 -Icommon \
+	   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+	   $(shell pkg-config --cflags libcjson libevent openssl 2>/dev/null)
+FUZZ_TARGETS = fuzz-tcp-frame fuzz-proxy-line fuzz-fcgi-record \
+	   fuzz-ws-handshake fuzz-ws-frame fuzz-packet fuzz-config
+fuzz-tcp-frame_SRCS = push_daemon/frame-tcp.c
+fuzz-proxy-line_SRCS = push_daemon/frame-tcp.c
+fuzz-fcgi-record_SRCS = push_daemon/fcgi-client.c
+fuzz-ws-handshake_SRCS = push_daemon/ws-handshake.c
+fuzz-ws-handshake_LIBS = -lcrypto
+fuzz-ws-frame_SRCS = push_daemon/transport-ws.c push_daemon/ws-handshake.c \
+	   push_daemon/ws-boundary.c
+fuzz-ws-frame_LIBS = -levent -lwslay -lcrypto
+fuzz-packet_SRCS = fcgi_app/packet.c fcgi_app/utf8.c
+fuzz-packet_LIBS = $(shell pkg-config --libs libcjson 2>/dev/null)
+fuzz-config_SRCS = common/config.c common/log.c
+
 # bench/: the load generator (bench/README.md).
 BENCH_SRCS = bench/main.c bench/conn.c bench/ws.c bench/session.c \
 	   bench/setup.c bench/relay.c bench/idle.c bench/idle-proc.c \
@@ -119,7 +143,8 @@ APP_OBJS    = $(patsubst %.c,$(B)/obj/%.o,$(APP_SRCS) $(COMMON_SRCS))
 BENCH_OBJS  = $(patsubst %.c,$(B)/obj/%.o,$(BENCH_SRCS) $(COMMON_SRCS))
 CTL_OBJS    = $(patsubst %.c,$(B)/obj/%.o,$(CTL_SRCS) $(COMMON_SRCS))
 
-.PHONY: all deps run test unit unit-bin integration bench fuzz install clean
+.PHONY: all deps run test unit unit-bin integration bench fuzz fuzz-bin \
+	install clean
 
 all: $(B)/push_daemon $(B)/fcgi_app $(B)/chatctl
 
@@ -149,6 +174,17 @@ $(B)/tests/$(1): $(B)/obj/tests/unit/$(1).o $(patsubst %.c,$(B)/obj/%.o,$($(1)_S
 endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call unit_rule,$(t))))
 
+build/fuzz/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -MMD -MP -c -o $@ $<
+
+define fuzz_rule
+build/fuzz/$(1): build/fuzz/obj/tests/fuzz/$(1).o \
+    $(patsubst %.c,build/fuzz/obj/%.o,$($(1)_SRCS))
+	$$(FUZZ_CC) $$(FUZZ_CFLAGS) -o $$@ $$^ $$($(1)_LIBS)
+endef
+$(foreach t,$(FUZZ_TARGETS),$(eval $(call fuzz_rule,$(t))))
+
 unit-bin: $(addprefix $(B)/tests/,$(UNIT_TESTS))
 
 unit: unit-bin
@@ -169,6 +205,13 @@ test: deps
 
 integration:
 	@tests/run.sh --build $(B) --no-unit
+
+fuzz-bin: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
+
+# Each target for FUZZ_SECONDS from its seeds in tests/fuzz/corpus/;
+# fails on the first crash, leak or sanitizer report (tests/fuzz/run.sh).
+fuzz: fuzz-bin
+	@tests/fuzz/run.sh --seconds $(FUZZ_SECONDS) $(FUZZ_TARGETS)
 
 # The benchmark on a private stack; knobs in bench/README.md, e.g.
 # make bench BENCH=relay RATE=5000 PAIRS=200

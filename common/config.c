@@ -191,27 +191,21 @@ config_trim(char *s)
 }
 
 /*
- * Reads path over the values already in cf.  On failure *errstr says why
- * and *line says where (0 when the file could not be opened).
+ * Reads the lines of fp over the values already in cf.  On failure
+ * *errstr says why and *line says where.  Apart from config_load() so
+ * that the fuzz target can feed it a buffer through fmemopen().
  */
 int
-config_load(struct config *cf, const char *path, const char **errstr,
-    int *line)
+config_read(struct config *cf, FILE *fp, const char **errstr, int *line)
 {
-	FILE	*fp;
 	char	 buf[1024], *name, *value, *eq, *hash;
-	int	 rc = -1;
 
 	*line = 0;
-	if ((fp = fopen(path, "r")) == NULL) {
-		*errstr = strerror(errno);
-		return -1;
-	}
 	while (fgets(buf, sizeof(buf), fp) != NULL) {
 		(*line)++;
 		if (strchr(buf, '\n') == NULL && !feof(fp)) {
 			*errstr = "line too long";
-			goto fail;
+			return -1;
 		}
 		if ((hash = strchr(buf, '#')) != NULL)
 			*hash = '\0';
@@ -220,20 +214,38 @@ config_load(struct config *cf, const char *path, const char **errstr,
 			continue;
 		if ((eq = strchr(name, '=')) == NULL) {
 			*errstr = "expected name = value";
-			goto fail;
+			return -1;
 		}
 		*eq = '\0';
 		name = config_trim(name);
 		value = config_trim(eq + 1);
 		if (config_set(cf, name, value, errstr) == -1)
-			goto fail;
+			return -1;
 	}
 	if (ferror(fp)) {
 		*errstr = "read error";
-		goto fail;
+		return -1;
 	}
-	rc = 0;
-fail:
+	return 0;
+}
+
+/*
+ * Reads path over the values already in cf.  On failure *errstr says why
+ * and *line says where (0 when the file could not be opened).
+ */
+int
+config_load(struct config *cf, const char *path, const char **errstr,
+    int *line)
+{
+	FILE	*fp;
+	int	 rc;
+
+	*line = 0;
+	if ((fp = fopen(path, "r")) == NULL) {
+		*errstr = strerror(errno);
+		return -1;
+	}
+	rc = config_read(cf, fp, errstr, line);
 	fclose(fp);
 	return rc;
 }

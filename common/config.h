@@ -83,6 +83,7 @@ extern const struct config_entry config_table[];
 void	config_defaults(struct config *);
 int	config_load(struct config *, const char *path, const char **errstr,
 	    int *line);
+int	config_read(struct config *, FILE *, const char **errstr, int *line);
 int	config_set(struct config *, const char *name, const char *value,
 	    const char **errstr);
 void	config_print(const struct config *, FILE *);

@@ -2,7 +2,10 @@
  * The WebSocket transport: the HTTP upgrade (ws-handshake.c), then RFC 6455
  * framing by wslay, fed from and writing to the conn's bufferevent.  Each
  * text or binary message is one packet.  Idle connections are pinged and
- * closed if they stay silent for another interval.
+ * closed if they stay silent for another interval.  Every protocol error
+ * is answered with a Close frame saying why (1002, 1007, 1009) before the
+ * TCP close, as RFC 6455 7.1.7 asks: wslay does so itself for most, and
+ * ws_fail() for the few it does not.
  *
  * A wslay context holds two 4 KiB buffers, more than everything else a
  * connection costs, and an idle connection needs neither: once the
@@ -31,6 +34,8 @@ struct ws_state {
 	double			 last_rx;	/* when bytes last came in */
 	int			 ping_sent;	/* unanswered ping out */
 	int			 in_recv;	/* inside wslay_event_recv() */
+	int			 bad_close;	/* a Close of 1 byte came in */
+	int			 failed;	/* ws_fail() wrote our Close */
 };
 
 static ssize_t	ws_recv_cb(wslay_event_context_ptr, uint8_t *, size_t, int,
@@ -107,8 +112,12 @@ ws_msg_cb(wslay_event_context_ptr ctx,
     const struct wslay_event_on_msg_recv_arg *m, void *arg)
 {
 	struct conn	*c = arg;
+	struct ws_state	*st = c->tp_data;
 
 	(void)ctx;
+	/* A code is two bytes: wslay answers one byte like no code at all. */
+	if (m->opcode == WSLAY_CONNECTION_CLOSE && m->msg_length == 1)
+		st->bad_close = 1;
 	if (m->opcode != WSLAY_TEXT_FRAME && m->opcode != WSLAY_BINARY_FRAME)
 		return;
 	if (m->msg_length > PACKET_MAX)
@@ -173,6 +182,36 @@ ws_check_close(struct conn *c)
 	}
 }
 
+/*
+ * Fails the connection with a Close frame carrying code, for the errors
+ * wslay does not answer with one: its frame layer refuses a control frame
+ * over 125 bytes or fragmented, or a length not in its shortest form, by
+ * making wslay_event_recv() fail after queueing a Close without a code,
+ * and a 1-byte Close body is echoed as an empty Close.  wslay may not
+ * write again, so that its own Close never goes out, and ours is written
+ * here: ws_send_cb() takes every byte it is given, so the output always
+ * ends on a frame boundary.  Data still queued in wslay is dropped, as
+ * wslay drops it behind its own Close.
+ */
+static void
+ws_fail(struct conn *c, uint16_t code, const char *reason)
+{
+	struct ws_state	*st = c->tp_data;
+	uint8_t		 frame[4] = { 0x88, 2, code >> 8, code & 0xff };
+
+	if (c->state >= CONN_CLOSING)
+		return;
+	wslay_event_shutdown_write(st->ctx);
+	st->failed = 1;
+	log_info("conn %llu: websocket close %u sent",
+	    (unsigned long long)c->id, code);
+	if (bufferevent_write(c->bev, frame, sizeof(frame)) == -1) {
+		conn_close(c, "websocket send failed");
+		return;
+	}
+	conn_close_after_write(c, reason);
+}
+
 static void
 ws_flush(struct conn *c)
 {
@@ -200,12 +239,16 @@ ws_recv(struct conn *c)
 	st->in_recv = 0;
 	if (c->state == CONN_CLOSED)
 		return;
-	if (rc != 0) {
-		conn_close(c, "websocket receive failed");
-		return;
+	/* ws_recv_cb() never fails: the frame layer refused a frame. */
+	if (rc == WSLAY_ERR_CALLBACK_FAILURE || st->bad_close)
+		ws_fail(c, WSLAY_CODE_PROTOCOL_ERROR, "websocket error");
+	else if (rc != 0)
+		ws_fail(c, WSLAY_CODE_INTERNAL_SERVER_ERROR,
+		    "websocket receive failed");
+	else {
+		ws_flush(c);
+		ws_rest(c);
 	}
-	ws_flush(c);
-	ws_rest(c);
 }
 
 static void
@@ -343,7 +386,7 @@ ws_finish(struct conn *c)
 {
 	struct ws_state	*st = c->tp_data;
 
-	if (!st->upgraded)
+	if (!st->upgraded || st->failed)
 		return;
 	if (ws_ctx(c) == NULL) {
 		conn_close(c, "websocket send failed");
