@@ -20,6 +20,8 @@ case ${1:-} in
 esac
 
 failed=0
+npass=0
+nfail=0
 for t in "$@"; do
 	bin=build/fuzz/$t
 	log=build/fuzz/$t.log
@@ -44,12 +46,15 @@ for t in "$@"; do
 	    tail -n 1)
 	if [ "$rc" -eq 0 ]; then
 		echo "PASS $t (${runs:-?} executions, ${secs} s)"
+		npass=$((npass + 1))
 	else
 		echo "FAIL $t (exit $rc after ${runs:-?} executions, ${secs} s)"
 		grep -E 'ERROR:|SUMMARY:|runtime error|Test unit written|#[0-9]+ +in ' \
 		    "$log" | head -n 20 || true
 		echo "full log: $log"
 		failed=1
+		nfail=$((nfail + 1))
 	fi
 done
+echo "fuzz: $npass passed, $nfail failed"
 exit "$failed"
