@@ -129,6 +129,7 @@ suite() {
 	stack_start test
 	gen relay relay-ws-saturated $(relay_opts) --transport ws
 	gen relay relay-ws-1000 $(relay_opts) --transport ws --rate 1000
+	login_flood
 	gen relay relay-ws-5000 $(relay_opts) --transport ws --rate 5000
 	gen relay relay-tcp-saturated $(relay_opts) --transport tcp
 	gen db db-ceiling
@@ -143,6 +144,25 @@ suite() {
 	gen login login-production-cost \
 	    --cost "production (2 passes, 64 MiB)" --concurrency 8 \
 	    --logins 300 --duration 5
+}
+
+# A flood of logins while an honest relay runs at 1 000/s: the relay's
+# latency against relay-ws-1000, the same relay without the flood, on the
+# same stack (the login lane, its nice 10 and the throttles are what it
+# measures).  The flood's logins succeed: the throttles do not stop them.
+login_flood() {
+	local flood=$dir/flood.jsonl
+	echo "== login-flood (in the background)" >&2
+	"$gen" login --label login-flood --http-port "$http_port" \
+	    --tcp-port "$tcp_port" --stack-dir "$dir/stack" \
+	    --sources "$SOURCES" --duration $((DURATION + 8)) \
+	    --cost "test (1 pass, 8 MiB)" --concurrency 16 \
+	    --logins 1000000 >"$flood" &
+	flood_pid=$!
+	gen relay relay-ws-1000-login-flood $(relay_opts) --transport ws \
+	    --rate 1000
+	wait "$flood_pid" || echo "$prog: login-flood failed" >&2
+	cat "$flood" >>"$runs"
 }
 
 single() {
