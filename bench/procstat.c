@@ -314,6 +314,17 @@ procstat_diff(const struct procstat *a, const struct procstat *b, int conns)
 		    ncpu;
 		rest = cores - sum - kernel - others - irq - steal;
 		cJSON_AddNumberToObject(g, "cores", ncpu);
+		/*
+		 * /proc/stat samples the CPUs at each tick, and on this VM a
+		 * mostly idle machine whose work comes in short bursts between
+		 * ticks reads as idle (0.06 cores against 0.6 that the
+		 * processes' own times add up to, in a 1 000/s relay).  The
+		 * processes' times are exact, so the machine was at least as
+		 * busy as they add up to.
+		 */
+		cJSON_AddNumberToObject(g, "busy_ticks_cores", cores);
+		if (sum + kernel + others + irq + steal > cores)
+			cores = sum + kernel + others + irq + steal;
 		cJSON_AddNumberToObject(g, "busy_cores", cores);
 		cJSON_AddNumberToObject(g, "other_cores", others);
 		cJSON_AddNumberToObject(g, "kernel_thread_cores", kernel);
