@@ -333,6 +333,29 @@ db_savepoint(struct db *db, const char *sql)
 	return -1;
 }
 
+/*
+ * A statement without values or result (a session setting) on the
+ * connection as it is: 0, or -1.  Inside a transaction a failure that
+ * ended it breaks it, as any statement's would.
+ */
+int
+db_plain(struct db *db, const char *sql)
+{
+	unsigned int	err;
+
+	if (db->conn == NULL || (db->in_tx && db->tx_broken))
+		return -1;
+	if (mysql_real_query(db->conn, sql, strlen(sql)) == 0)
+		return 0;
+	err = mysql_errno(db->conn);
+	log_warnx("database: %s", mysql_error(db->conn));
+	if (db->in_tx && db_tx_ended(err))
+		db->tx_broken = 1;
+	if (err == ER_LOCK_DEADLOCK)
+		db->tx_deadlock = 1;
+	return -1;
+}
+
 /* Starts the one transaction of a batch. */
 int
 db_batch_begin(struct db *db)

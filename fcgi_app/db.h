@@ -89,6 +89,7 @@ int		 db_run_ids(struct db *, enum db_stmt_id, const char *sql,
 int		 db_row(struct db *, enum db_stmt_id, const char *sql,
 		    MYSQL_BIND *params, MYSQL_BIND *result);
 int		 db_fetch(MYSQL_STMT *);
+int		 db_plain(struct db *, const char *sql);
 void		 db_done(MYSQL_STMT *);
 void		 db_bind_u64(MYSQL_BIND *, const uint64_t *);
 void		 db_bind_int(MYSQL_BIND *, int *);
