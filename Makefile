@@ -34,7 +34,7 @@ else
 B	 = build
 endif
 
-COMMON_SRCS = common/log.c common/config.c common/sockperm.c
+COMMON_SRCS = common/log.c common/config.c common/sockperm.c common/shared.c
 
 # push_daemon/: the event loop that holds every client connection.
 DAEMON_SRCS = push_daemon/main.c push_daemon/listen.c push_daemon/conn.c \
@@ -73,6 +73,7 @@ test-ws-handshake_SRCS = push_daemon/ws-handshake.c
 test-fcgi-record_SRCS = push_daemon/fcgi-client.c
 test-tcp-frame_SRCS = push_daemon/frame-tcp.c
 test-cmd_SRCS = fcgi_app/cmd.c fcgi_app/cmd-logon.c fcgi_app/cmd-login.c \
+	   common/shared.c \
 	   fcgi_app/cmd-logout.c fcgi_app/reply.c fcgi_app/packet.c \
 	   fcgi_app/utf8.c fcgi_app/auth.c common/log.c common/config.c \
 	   fcgi_app/cmd-add-friend.c fcgi_app/cmd-add-friend-confirm.c \
@@ -81,13 +82,14 @@ test-cmd_SRCS = fcgi_app/cmd.c fcgi_app/cmd-logon.c fcgi_app/cmd-login.c \
 	   fcgi_app/notice.c fcgi_app/msgqueue.c
 UNIT_TESTS += test-friendlist test-addrlimit test-ws-boundary
 test-ws-boundary_SRCS = push_daemon/ws-boundary.c
-test-addrlimit_SRCS = push_daemon/addrlimit.c common/log.c
-test-friendlist_SRCS = fcgi_app/friendlist.c
+test-addrlimit_SRCS = push_daemon/addrlimit.c common/log.c common/shared.c
+test-friendlist_SRCS = fcgi_app/friendlist.c common/shared.c
 UNIT_TESTS += test-config
 test-config_SRCS = common/config.c common/log.c
 # deliver.c over stubs of conn.c and upstream.c (tests/unit/test-deliver.c)
 UNIT_TESTS += test-deliver
-test-deliver_SRCS = push_daemon/deliver.c push_daemon/packet.c common/log.c
+test-deliver_SRCS = push_daemon/deliver.c push_daemon/packet.c common/log.c \
+	   common/shared.c
 # pool.c on a real event loop against a fake worker (tests/unit/test-pool.c)
 UNIT_TESTS += test-pool
 test-pool_SRCS = push_daemon/pool.c push_daemon/fcgi-client.c common/log.c

@@ -14,15 +14,14 @@
 #include <string.h>
 
 #include "fcgi_app.h"
+#include "shared.h"
 
-/* cJSON_PrintPreallocated wants 5 bytes more than it will write. */
-#define FRIENDLIST_SLACK	5
 
 /* Printed length of item, or 0 if it is longer than a packet. */
 static size_t
 friendlist_len(cJSON *item)
 {
-	char	buf[PACKET_MAX + FRIENDLIST_SLACK];
+	char	buf[PACKET_MAX + JSON_SLACK];
 
 	if (!cJSON_PrintPreallocated(item, buf,
 	    sizeof(buf), 0))

@@ -9,9 +9,8 @@
 #include <string.h>
 
 #include "fcgi_app.h"
+#include "shared.h"
 
-/* cJSON_PrintPreallocated wants 5 bytes more than it will write. */
-#define NOTICE_PRINT_SLACK	5
 
 static int
 notice_add_id(cJSON *p, const char *name, uint64_t id)
@@ -110,7 +109,7 @@ int
 notice_message_fits(uint64_t src, uint64_t dst, const char *body)
 {
 	struct message	 m;
-	char		 buf[PACKET_MAX + NOTICE_PRINT_SLACK];
+	char		 buf[PACKET_MAX + JSON_SLACK];
 	cJSON		*p;
 	int		 fits;
 

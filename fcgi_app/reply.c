@@ -11,9 +11,8 @@
 
 #include "envelope.h"
 #include "fcgi_app.h"
+#include "shared.h"
 
-/* cJSON_PrintPreallocated wants 5 bytes more than it will write. */
-#define REPLY_PRINT_SLACK	5
 
 struct reply {
 	cJSON	*actions;	/* owned: the array of action objects */
@@ -116,7 +115,7 @@ int
 reply_send_tracked(struct reply *r, uint64_t account, cJSON *packet,
     char kind, uint64_t id)
 {
-	char	 buf[PACKET_MAX + REPLY_PRINT_SLACK];
+	char	 buf[PACKET_MAX + JSON_SLACK];
 	char	 track[ID_STR_MAX + 1];
 	cJSON	*a;
 
@@ -198,47 +197,43 @@ reply_close(struct reply *r)
 }
 
 /*
- * Sends {"command":cmd,"status":...} to this connection: "success" when
- * detail is NULL, else "fail" with the detail.
+ * "<cmd>_return" to this connection: success when detail is NULL, else
+ * the fail packet with detail (shared.c, the same as the daemon's).
  */
-static int
-reply_status(struct reply *r, const char *cmd, const char *detail)
-{
-	cJSON	*p;
-	int	 rc = -1;
-
-	if ((p = cJSON_CreateObject()) == NULL)
-		return -1;
-	if (cJSON_AddStringToObject(p, "command", cmd) == NULL ||
-	    cJSON_AddStringToObject(p, "status",
-	    detail == NULL ? "success" : "fail") == NULL)
-		goto fail;
-	if (detail != NULL &&
-	    cJSON_AddStringToObject(p, "detail", detail) == NULL)
-		goto fail;
-	rc = reply_self(r, p);
-fail:
-	cJSON_Delete(p);
-	return rc;
-}
-
-/* "<cmd>_return", success (detail NULL) or fail. */
 int
 reply_return(struct reply *r, const char *cmd, const char *detail)
 {
-	char	name[64];
+	cJSON	*p;
+	char	 name[64];
+	int	 rc = -1;
 
-	if ((size_t)snprintf(name, sizeof(name), "%s_return", cmd) >=
-	    sizeof(name))
+	if (detail != NULL)
+		p = fail_packet(cmd, detail);
+	else if ((size_t)snprintf(name, sizeof(name), "%s_return", cmd) >=
+	    sizeof(name) || (p = cJSON_CreateObject()) == NULL)
 		return -1;
-	return reply_status(r, name, detail);
+	else if (cJSON_AddStringToObject(p, "command", name) == NULL ||
+	    cJSON_AddStringToObject(p, "status", "success") == NULL) {
+		cJSON_Delete(p);
+		return -1;
+	}
+	if (p != NULL)
+		rc = reply_self(r, p);
+	cJSON_Delete(p);
+	return rc;
 }
 
 /* The "error" packet for a packet that cannot be served at all. */
 int
 reply_error(struct reply *r, const char *detail)
 {
-	return reply_status(r, "error", detail);
+	cJSON	*p;
+	int	 rc = -1;
+
+	if ((p = fail_packet(NULL, detail)) != NULL)
+		rc = reply_self(r, p);
+	cJSON_Delete(p);
+	return rc;
 }
 
 /* The first packet queued for this connection, for /api; NULL if none. */

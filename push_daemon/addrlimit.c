@@ -20,6 +20,7 @@
 
 #include "log.h"
 #include "push_daemon.h"
+#include "shared.h"
 
 struct addrlimit_entry {
 	char			 addr[REMOTE_MAX];
@@ -61,17 +62,11 @@ addrlimit_shutdown(void)
 	addrlimit_table = NULL;
 }
 
-/* FNV-1a, as online.c: addresses are short strings. */
+/* Chains of the table by the string hash every table of ours uses. */
 static size_t
 addrlimit_hash(const char *s)
 {
-	uint64_t	h = 14695981039346656037ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return (size_t)h & addrlimit_mask;
+	return (size_t)hash_string(s) & addrlimit_mask;
 }
 
 static struct addrlimit_entry *

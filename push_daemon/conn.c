@@ -24,6 +24,7 @@
 #include "envelope.h"
 #include "log.h"
 #include "push_daemon.h"
+#include "shared.h"
 
 /* Bytes read ahead per connection; a packet or a WS frame fits easily. */
 #define CONN_READ_HIGH		(128 * 1024)
@@ -67,10 +68,7 @@ conn_init(int max)
 double
 conn_now(void)
 {
-	struct timespec	ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+	return clock_now();
 }
 
 /* Ids come from one counter, never reused; events that need one take one. */
@@ -322,7 +320,7 @@ conn_write(struct conn *c, const char *data, size_t len)
 void
 conn_fail(struct conn *c, const struct packet *p, const char *detail)
 {
-	char	cmd[64], out[PACKET_MAX + 5];
+	char	cmd[64], out[PACKET_MAX + JSON_SLACK];
 	int	len;
 
 	cmd[0] = '\0';

@@ -29,6 +29,7 @@
 #include "envelope.h"
 #include "log.h"
 #include "push_daemon.h"
+#include "shared.h"
 
 /* An outgoing packet held back, or a track waiting to go out. */
 struct outbound {
@@ -60,17 +61,11 @@ deliver_init(struct conn *c)
 	return d->out_cb == NULL ? -1 : 0;
 }
 
-/* FNV-1a; the ring keeps hashes so that 1024 tracks cost 8 KiB at most. */
+/* The ring keeps hashes so that 1024 tracks cost 8 KiB at most. */
 static uint64_t
 deliver_hash(const char *s)
 {
-	uint64_t	h = 14695981039346656037ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return h;
+	return hash_string(s);
 }
 
 static int

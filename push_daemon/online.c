@@ -15,6 +15,7 @@
 
 #include "log.h"
 #include "push_daemon.h"
+#include "shared.h"
 
 struct online_entry {
 	char			 account[ACCOUNT_MAX];
@@ -39,17 +40,11 @@ online_init(int max)
 	online_mask = size - 1;
 }
 
-/* FNV-1a: ids are short decimal strings, this spreads them well. */
+/* Chains of the table by the string hash every table of ours uses. */
 static size_t
 online_hash(const char *s)
 {
-	uint64_t	h = 14695981039346656037ULL;
-
-	for (; *s != '\0'; s++) {
-		h ^= (unsigned char)*s;
-		h *= 1099511628211ULL;
-	}
-	return (size_t)h & online_mask;
+	return (size_t)hash_string(s) & online_mask;
 }
 
 static struct online_entry *

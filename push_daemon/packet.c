@@ -11,6 +11,7 @@
 #include <cJSON.h>
 
 #include "push_daemon.h"
+#include "shared.h"
 
 /* Longest command name we echo back in "<command>_return". */
 #define COMMAND_MAX	32
@@ -73,31 +74,20 @@ packet_command(const char *data, size_t len, char *out, size_t outsz)
 }
 
 /*
- * Builds {"command":"<command>_return","status":"fail","detail":...}, or
- * the "error" packet when command is NULL or "".  Returns the length.
+ * The fail packet (shared.c) as text in out, for the answers the daemon
+ * makes itself.  Returns the length, or -1.
  */
 int
 packet_fail(char *out, size_t outsz, const char *command, const char *detail)
 {
 	cJSON	*root;
-	char	 name[COMMAND_MAX + sizeof("_return")];
 	int	 rc = -1;
 
-	if (command != NULL && *command != '\0')
-		snprintf(name, sizeof(name), "%s_return", command);
-	else
-		snprintf(name, sizeof(name), "error");
-	if ((root = cJSON_CreateObject()) == NULL)
+	if ((root = fail_packet(command, detail)) == NULL)
 		return -1;
-	if (cJSON_AddStringToObject(root, "command", name) == NULL ||
-	    cJSON_AddStringToObject(root, "status", "fail") == NULL ||
-	    cJSON_AddStringToObject(root, "detail", detail) == NULL)
-		goto fail;
-	/* cJSON asks for 5 bytes of slack beyond the printed text. */
-	if (outsz < 6 || !cJSON_PrintPreallocated(root, out, (int)outsz - 5, 0))
-		goto fail;
-	rc = (int)strlen(out);
-fail:
+	if (outsz > JSON_SLACK && cJSON_PrintPreallocated(root, out,
+	    (int)(outsz - JSON_SLACK), 0))
+		rc = (int)strlen(out);
 	cJSON_Delete(root);
 	return rc;
 }
