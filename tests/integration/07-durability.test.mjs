@@ -207,4 +207,76 @@ describe('durability', { skip }, () => {
 		const again = await loggedIn('tcp', b, { ack: true });
 		assert.deepEqual(again.backlog.map((p) => p.message), []);
 	});
+
+	test('a kill -9 of MariaDB while messages and their written reports ' +
+	    'are in flight loses no acknowledged message: what the crash ' +
+	    'left unmarked comes again at the next login, with its msg_id',
+	    { timeout: 180000 }, async (t) => {
+		const n = 200;
+		const killAt = 80;
+		const [a, b] = await newUsers(2);
+		await befriend(a, b);
+		const cb = await loggedIn('ws', b);
+		const byId = new Map();
+		let duplicates = 0;
+		const wrong = [];
+		const take = (p) => {
+			if (p.command !== 'send_message')
+				return;
+			if (byId.has(p.msg_id)) {
+				duplicates++;
+				if (byId.get(p.msg_id) !== p.message)
+					wrong.push(`${p.msg_id}: ${p.message}`);
+			} else
+				byId.set(p.msg_id, p.message);
+		};
+		// b reads live until the stack goes down.
+		const live = (async () => {
+			for (;;) {
+				try {
+					take(await cb.next(60000));
+				} catch (e) {
+					return;
+				}
+			}
+		})();
+
+		const ca = await loggedIn('tcp', a);
+		const acked = [];
+		let failed = 0;
+		for (let i = 0; i < n; i++) {
+			if (i === killAt)
+				process.kill(stack.pid('mariadb'), 'SIGKILL');
+			const p = await ca.request({ command: 'send_message',
+			    src: a.id, dst: b.id, message: `db ${i}` }, 30000);
+			if (p.status === 'success')
+				acked.push(`db ${i}`);
+			else {
+				assert.equal(p.detail, 'server error', JSON.stringify(p));
+				failed++;
+			}
+			// Once the database is down, a few refusals are enough.
+			if (failed >= 10)
+				break;
+		}
+		assert.ok(failed > 0, 'sends went on with MariaDB killed');
+		ca.close();
+		await stack.stop();
+		await live;
+		await stack.start();
+
+		const again = await loggedIn('ws', b);
+		for (const p of again.backlog)
+			take(p);
+		const got = new Set(byId.values());
+		const missing = acked.filter((m) => !got.has(m));
+		const figures = `acknowledged ${acked.length}, server error ` +
+		    `${failed}, received ${byId.size} distinct, duplicates ` +
+		    `${duplicates} (came again at login: ${again.backlog.length}),` +
+		    ` missing ${missing.length}`;
+		t.diagnostic(figures);
+		console.log(`durability: ${figures}`);
+		assert.deepEqual(missing, [], 'acknowledged but never received');
+		assert.deepEqual(wrong, []);
+	});
 });

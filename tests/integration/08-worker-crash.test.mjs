@@ -19,7 +19,7 @@ import { assertFail, assertSuccess } from '../lib/expect.mjs';
 import {
 	HAVE_STACK_DIR, alive, children, mariadb, stackPid, until,
 } from '../lib/stack.mjs';
-import { befriend, newUsers } from '../lib/friends.mjs';
+import { befriend, newUsers, untilOffline } from '../lib/friends.mjs';
 import {
 	loggedIn, login, logon, randomPassword, uniqueName,
 } from '../lib/users.mjs';
@@ -174,6 +174,9 @@ describe('worker crash', () => {
 			const [a, b] = await newUsers(2);
 			await befriend(a, b);
 			const ca = await loggedIn('ws', a);
+			// befriend() closed b's connection: until it is gone, the
+			// message could go to it instead of waiting for the fetch.
+			await untilOffline(ca, a, b);
 			assertSuccess(await ca.request({ command: 'send_message',
 			    src: a.id, dst: b.id, message: 'kept for b' }),
 			    'send_message_return');

@@ -106,6 +106,16 @@ class OwnStack {
 		return stackSh(['stop', '--dir', this.dir]);
 	}
 
+	// The PID stack.sh recorded for name ('mariadb', 'fcgi_app', ...).
+	pid(name) {
+		const dir = path.join(this.dir, 'pids');
+		const f = fs.readdirSync(dir).find((x) => x.endsWith(`-${name}.pid`));
+		if (!f)
+			throw new Error(`no pid file for ${name} in ${dir}`);
+		return Number(fs.readFileSync(path.join(dir, f), 'utf8')
+		    .split(' ')[0]);
+	}
+
 	// Stops the push daemon with signal (KILL: a crash) and starts it
 	// again; resolves once it listens.
 	restartDaemon(signal = 'TERM') {
