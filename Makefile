@@ -108,7 +108,8 @@ FUZZ_CFLAGS = -std=c11 -D_GNU_SOURCE $(WARN) -g -O1 -Icommon \
 	   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
 	   $(shell pkg-config --cflags libcjson libevent openssl 2>/dev/null)
 FUZZ_TARGETS = fuzz-tcp-frame fuzz-proxy-line fuzz-fcgi-record \
-	   fuzz-ws-handshake fuzz-ws-frame fuzz-packet fuzz-config
+	   fuzz-ws-handshake fuzz-ws-frame fuzz-packet fuzz-config \
+	   fuzz-batch fuzz-answer
 fuzz-tcp-frame_SRCS = push_daemon/frame-tcp.c
 fuzz-proxy-line_SRCS = push_daemon/frame-tcp.c
 fuzz-fcgi-record_SRCS = push_daemon/fcgi-client.c
@@ -117,6 +118,10 @@ fuzz-ws-handshake_LIBS = -lcrypto
 fuzz-ws-frame_SRCS = push_daemon/transport-ws.c push_daemon/ws-handshake.c \
 	   push_daemon/ws-boundary.c
 fuzz-ws-frame_LIBS = -levent -lwslay -lcrypto
+fuzz-batch_SRCS = fcgi_app/batch-parse.c fcgi_app/packet.c fcgi_app/utf8.c
+fuzz-batch_LIBS = $(shell pkg-config --libs libcjson 2>/dev/null)
+fuzz-answer_SRCS = push_daemon/route.c common/log.c
+fuzz-answer_LIBS = $(shell pkg-config --libs libcjson 2>/dev/null)
 fuzz-packet_SRCS = fcgi_app/packet.c fcgi_app/utf8.c
 fuzz-packet_LIBS = $(shell pkg-config --libs libcjson 2>/dev/null)
 fuzz-config_SRCS = common/config.c common/log.c

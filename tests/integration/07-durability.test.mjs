@@ -13,7 +13,7 @@ import { closeAll, connect } from '../lib/client.mjs';
 import { assertSuccess, pick } from '../lib/expect.mjs';
 import { befriend, newUsers, untilOffline } from '../lib/friends.mjs';
 import { canStartOwnStack, startOwnStack } from '../lib/own-stack.mjs';
-import { until } from '../lib/stack.mjs';
+import { children, until } from '../lib/stack.mjs';
 import { login, loggedIn } from '../lib/users.mjs';
 
 const skip = canStartOwnStack() ? false :
@@ -206,6 +206,72 @@ describe('durability', { skip }, () => {
 		    p.detail === 'already logged in'), 'the answer after the ack');
 		const again = await loggedIn('tcp', b, { ack: true });
 		assert.deepEqual(again.backlog.map((p) => p.message), []);
+	});
+
+	test('a kill -9 of a worker while messages and their written ' +
+	    'reports are in flight loses no acknowledged message: what it ' +
+	    'left unmarked comes again at the next login, with its msg_id',
+	    { timeout: 180000 }, async (t) => {
+		const n = 200;
+		const killAt = 80;
+		const [a, b] = await newUsers(2);
+		await befriend(a, b);
+		const cb = await loggedIn('ws', b);
+		const byId = new Map();
+		let duplicates = 0;
+		const wrong = [];
+		const take = (p) => {
+			if (p.command !== 'send_message')
+				return;
+			if (byId.has(p.msg_id)) {
+				duplicates++;
+				if (byId.get(p.msg_id) !== p.message)
+					wrong.push(`${p.msg_id}: ${p.message}`);
+			} else
+				byId.set(p.msg_id, p.message);
+		};
+		const ca = await loggedIn('tcp', a);
+		const acked = [];
+		let failed = 0;
+		const master = stack.pid('fcgi_app');
+		for (let i = 0; i < n; i++) {
+			ca.send({ command: 'send_message', src: a.id, dst: b.id,
+			    message: `w ${i}` });
+			if (i === killAt) {
+				// Every worker of the master: whichever holds the
+				// batch with b's reports and a's message dies.
+				for (const pid of children(master))
+					process.kill(pid, 'SIGKILL');
+			}
+			const p = await ca.next(30000);
+			if (p.status === 'success')
+				acked.push(`w ${i}`);
+			else {
+				assert.equal(p.detail, 'server error', JSON.stringify(p));
+				failed++;
+			}
+			while (cb.packets.length > 0)
+				take(cb.packets.shift());
+		}
+		// What b's socket got is in after a moment; a new login
+		// fetches the rest.
+		await new Promise((r) => setTimeout(r, 1000));
+		while (cb.packets.length > 0)
+			take(cb.packets.shift());
+		cb.close();
+		const again = await loggedIn('ws', b);
+		for (const p of again.backlog)
+			take(p);
+		const got = new Set(byId.values());
+		const missing = acked.filter((m) => !got.has(m));
+		const figures = `acknowledged ${acked.length}, server error ` +
+		    `${failed}, received ${byId.size} distinct, duplicates ` +
+		    `${duplicates} (came again at login: ${again.backlog.length}),` +
+		    ` missing ${missing.length}`;
+		t.diagnostic(figures);
+		console.log(`durability: ${figures}`);
+		assert.deepEqual(missing, [], 'acknowledged but never received');
+		assert.deepEqual(wrong, []);
 	});
 
 	test('a kill -9 of MariaDB while messages and their written reports ' +
