@@ -191,6 +191,42 @@ config_trim(char *s)
 }
 
 /*
+ * The value after "=": either "quoted" (a password may hold a '#' or
+ * spaces; inside the quotes \" is a quote and \\ a backslash; after them
+ * only a comment may follow), or bare up to a '#' comment, trimmed.  In
+ * place; NULL with *errstr for a broken quote.
+ */
+static char *
+config_value(char *s, const char **errstr)
+{
+	char	*in, *out, *rest;
+
+	while (isspace((unsigned char)*s))
+		s++;
+	if (*s != '"') {
+		if ((rest = strchr(s, '#')) != NULL)
+			*rest = '\0';
+		return config_trim(s);
+	}
+	for (in = out = s + 1; *in != '"'; in++, out++) {
+		if (*in == '\\' && (in[1] == '"' || in[1] == '\\'))
+			in++;
+		else if (*in == '\0' || *in == '\n') {
+			*errstr = "unterminated quote";
+			return NULL;
+		}
+		*out = *in;
+	}
+	rest = config_trim(in + 1);
+	if (*rest != '\0' && *rest != '#') {
+		*errstr = "text after the closing quote";
+		return NULL;
+	}
+	*out = '\0';
+	return s + 1;
+}
+
+/*
  * Reads the lines of fp over the values already in cf.  On failure
  * *errstr says why and *line says where.  Apart from config_load() so
  * that the fuzz target can feed it a buffer through fmemopen().
@@ -207,7 +243,9 @@ config_read(struct config *cf, FILE *fp, const char **errstr, int *line)
 			*errstr = "line too long";
 			return -1;
 		}
-		if ((hash = strchr(buf, '#')) != NULL)
+		eq = strchr(buf, '=');
+		hash = strchr(buf, '#');
+		if (hash != NULL && (eq == NULL || hash < eq))
 			*hash = '\0';
 		name = config_trim(buf);
 		if (*name == '\0')
@@ -218,7 +256,13 @@ config_read(struct config *cf, FILE *fp, const char **errstr, int *line)
 		}
 		*eq = '\0';
 		name = config_trim(name);
-		value = config_trim(eq + 1);
+		if ((value = config_value(eq + 1, errstr)) == NULL)
+			return -1;
+		if (strcmp(name, "db_password") == 0 &&
+		    strcmp(value, CONFIG_PLACEHOLDER) == 0) {
+			*errstr = "db_password is still the example's placeholder";
+			return -1;
+		}
 		if (config_set(cf, name, value, errstr) == -1)
 			return -1;
 	}

@@ -81,6 +81,9 @@ struct config_entry {
 extern const struct config_entry config_table[];
 
 void	config_defaults(struct config *);
+/* etc/chat.conf.example's db_password, which no service may run with. */
+#define CONFIG_PLACEHOLDER	"change-me"
+
 int	config_load(struct config *, const char *path, const char **errstr,
 	    int *line);
 int	config_read(struct config *, FILE *, const char **errstr, int *line);

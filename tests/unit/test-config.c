@@ -283,6 +283,42 @@ test_value_too_long(void **state)
 	assert_load_fails(text, "value too long", 2);
 }
 
+/*
+ * A quoted value keeps a '#' and spaces (a password may hold them), with
+ * \" and \\ inside; a bare one still ends at a comment.
+ */
+static void
+test_quoted_values(void **state)
+{
+	struct config	cf;
+	struct load	l;
+
+	(void)state;
+	config_defaults(&cf);
+	l = load_text(&cf,
+	    "db_password = \"Xy7#kQ9 two\"   # a comment after it\n"
+	    "db_user = \"sa\\\"id\\\\\"\n"
+	    "db_name = bare#cut\n");
+	assert_int_equal(l.rc, 0);
+	assert_string_equal(cf.db_password, "Xy7#kQ9 two");
+	assert_string_equal(cf.db_user, "sa\"id\\");
+	assert_string_equal(cf.db_name, "bare");
+	assert_load_fails("db_password = \"open\n", "unterminated quote", 1);
+	assert_load_fails("workers = 2\ndb_password = \"a\" b\n",
+	    "text after the closing quote", 2);
+}
+
+/* The example's placeholder password is refused, quoted or not. */
+static void
+test_placeholder_password(void **state)
+{
+	(void)state;
+	assert_load_fails("db_password = change-me\n",
+	    "db_password is still the example's placeholder", 1);
+	assert_load_fails("db_password = \"change-me\"\n",
+	    "db_password is still the example's placeholder", 1);
+}
+
 static void
 test_missing_equals(void **state)
 {
@@ -384,6 +420,8 @@ main(void)
 		cmocka_unit_test(test_not_a_number),
 		cmocka_unit_test(test_out_of_range),
 		cmocka_unit_test(test_value_too_long),
+		cmocka_unit_test(test_quoted_values),
+		cmocka_unit_test(test_placeholder_password),
 		cmocka_unit_test(test_missing_equals),
 		cmocka_unit_test(test_line_too_long),
 		cmocka_unit_test(test_missing_file),
