@@ -1,12 +1,13 @@
 /*
  * Logging for both programs.  Everything goes to stderr, one line per event,
- * prefixed with the program name and pid so the lines of forked workers can
- * be told apart in one log file.
+ * prefixed with the time, the program name and pid (so the lines of forked
+ * workers can be told apart in one log file) and the level.
  */
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -27,14 +28,24 @@ log_debug_enabled(void)
 	return log_debug_on;
 }
 
+/*
+ * Every line starts with the time (UTC, to the millisecond) and its level,
+ * wherever stderr goes: a log file of make run has no journald to add them.
+ */
 static void __attribute__((format(printf, 2, 0)))
 log_vwrite(const char *level, const char *fmt, va_list ap, const char *suffix)
 {
-	char	line[1024];
+	char		line[1024], when[32];
+	struct timespec	ts;
+	struct tm	tm;
 
 	vsnprintf(line, sizeof(line), fmt, ap);
-	fprintf(stderr, "%s[%ld]: %s%s%s%s\n", log_progname, (long)getpid(),
-	    level, line, suffix ? ": " : "", suffix ? suffix : "");
+	clock_gettime(CLOCK_REALTIME, &ts);
+	gmtime_r(&ts.tv_sec, &tm);
+	strftime(when, sizeof(when), "%Y-%m-%dT%H:%M:%S", &tm);
+	fprintf(stderr, "%s.%03ldZ %s[%ld]: %s%s%s%s\n", when,
+	    ts.tv_nsec / 1000000, log_progname, (long)getpid(), level, line,
+	    suffix ? ": " : "", suffix ? suffix : "");
 }
 
 void
@@ -64,7 +75,7 @@ log_info(const char *fmt, ...)
 	va_list	ap;
 
 	va_start(ap, fmt);
-	log_vwrite("", fmt, ap, NULL);
+	log_vwrite("info: ", fmt, ap, NULL);
 	va_end(ap);
 }
 

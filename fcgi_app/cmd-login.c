@@ -128,25 +128,33 @@ cmd_login_exec(struct cmd_ctx *ctx)
 	/* A malformed id names nobody; it is counted as id 0. */
 	if (cmd_login_throttled(ctx, id, &throttled) == -1)
 		return CMD_ERROR;
-	if (throttled)
+	if (throttled) {
+		log_info("login refused, too many attempts: id %" PRIu64
+		    " from %s", id, *addr != '\0' ? addr : "-");
 		return cmd_fail(ctx, "too many attempts");
+	}
 
 	if (cmd_login_check(ctx, id, valid_id, &a, &ok) == -1)
 		return CMD_ERROR;
 	if (!ok) {
 		if (db_login_failed(db, id, addr) == -1)
 			return CMD_ERROR;
-		log_debug("%s: conn %" PRIu64 ": login to %" PRIu64 " failed",
-		    __func__, ctx->session->conn_id, id);
+		log_info("login failed: id %" PRIu64 " from %s", id,
+		    *addr != '\0' ? addr : "-");
 		return cmd_fail(ctx, "wrong id or password");
 	}
 	/* The password was right: whoever typed it is no attacker. */
 	if (db_login_succeeded(db, id, addr) == -1)
 		log_warnx("%s: attempts of %" PRIu64 " not cleared", __func__,
 		    id);
-	if (a.disabled)
+	if (a.disabled) {
+		log_info("login refused, account disabled: %" PRIu64 " from %s",
+		    id, *addr != '\0' ? addr : "-");
 		return cmd_fail(ctx, "account disabled");
-	log_debug("%s: conn %" PRIu64 " logged in as %" PRIu64, __func__,
-	    ctx->session->conn_id, id);
+	}
+	log_info("login: account %" PRIu64 " from %s (conn %" PRIu64 ", %s)",
+	    id, *addr != '\0' ? addr : "-", ctx->session->conn_id,
+	    *ctx->session->transport != '\0' ? ctx->session->transport :
+	    "http");
 	return cmd_login_success(ctx, &a);
 }

@@ -89,13 +89,19 @@ cmd_logon_exec(struct cmd_ctx *ctx)
 		return cmd_fail(ctx, "bad password");
 	if (cmd_logon_throttled(ctx, &throttled) == -1)
 		return CMD_ERROR;
-	if (throttled)
+	if (throttled) {
+		log_info("registration refused, too many attempts: from %s",
+		    *ctx->session->remote_addr != '\0' ?
+		    ctx->session->remote_addr : "-");
 		return cmd_fail(ctx, "too many attempts");
+	}
 
 	if (auth_hash(ctx->app->cf, password, hash) == -1)
 		return CMD_ERROR;
 	if (db_account_create(ctx->app->db, username, hash, &id) == -1)
 		return CMD_ERROR;
-	log_debug("%s: account %" PRIu64 " registered", __func__, id);
+	log_info("registered: account %" PRIu64 " from %s", id,
+	    *ctx->session->remote_addr != '\0' ? ctx->session->remote_addr :
+	    "-");
 	return cmd_logon_success(ctx, id);
 }
