@@ -302,11 +302,13 @@ describe('behaviours', { skip }, () => {
 
 			// The login lane stopped: the login cannot be answered
 			// before the client has gone.  The daemon reads the
-			// client's end only once a request is answered, so the
-			// login binds and its fetch (which writes the presence
-			// row) goes out; the `closed` owed to that orphaned
-			// request (push_daemon/conn.c, conn_notify_closed) is
-			// what takes the row away again.
+			// client's end as a half-close and still answers: the
+			// login binds, its fetch (which writes the presence row)
+			// goes out, and writing login_return then fails (the
+			// daemon's log: "closed: write error") while the fetch is
+			// in flight.  The `closed` owed to that orphaned request
+			// (push_daemon/conn.c, conn_notify_closed) is what takes
+			// the row away again.
 			const login = workersOf('login.sock');
 			await quiet(login);
 			stopped = login;
