@@ -8,6 +8,7 @@
 // processes, so they run on a stack of their own (tests/lib/own-stack.mjs)
 // whose volume limits are out of the way.
 import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
@@ -25,6 +26,15 @@ const skip = canStartOwnStack() ? false :
     'needs fcgi_app and push_daemon built (make SAN=1 all)';
 
 let stack = null;
+
+// How many messages to u wait undelivered in the database.
+function undelivered(u) {
+	return Number(execFileSync('mariadb', [
+	    `--defaults-file=${path.join(stack.dir, 'my.cnf')}`, '--batch',
+	    '--skip-column-names', 'chat', '-e',
+	    'SELECT COUNT(*) FROM messages WHERE recipient_id = ' +
+	    `${Number(u.id)} AND delivered_at IS NULL`]).toString().trim());
+}
 
 // The PIDs stack.sh recorded in the stack's pids/ directory.
 function recordedPids() {
@@ -243,6 +253,7 @@ describe('behaviours', { skip }, () => {
 			for (let i = 0; i < n; i++)
 				assertSuccess(await ca.next(30000),
 				    'send_message_return', `message ${i}`);
+			assert.equal(undelivered(b), n, 'stored, waiting');
 
 			const cb = await loggedIn(transport, b);
 			const { msgs, others } = messagesFrom(cb.backlog, a, b);
@@ -252,6 +263,13 @@ describe('behaviours', { skip }, () => {
 			assert.equal(new Set(msgs.map((p) => p.msg_id)).size, n,
 			    'a msg_id came twice');
 			assertIncreasing(msgs);
+
+			// Every page's written reports are marked: a later login
+			// finds nothing waiting.
+			await until(() => undelivered(b) === 0,
+			    'every fetched message marked delivered');
+			const again = await loggedIn(transport, b);
+			assert.deepEqual(again.backlog, [], 'sent again at login');
 		});
 	}
 
