@@ -239,7 +239,8 @@ describe('behaviours', { skip }, () => {
 	for (const transport of TRANSPORTS) {
 		test(`${transport}: 250 messages waiting for an offline ` +
 		    'recipient all arrive at its login, in order, each once, ' +
-		    'before the answer to its next packet, and nothing else',
+		    'before the answer to its next packet, and nothing else; ' +
+		    'a later login gets none of them again',
 		    { timeout: 120000 }, async () => {
 			const n = 250;
 			const [a, b] = await newUsers(2);
