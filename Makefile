@@ -93,6 +93,9 @@ test-deliver_SRCS = push_daemon/deliver.c push_daemon/packet.c common/log.c \
 # pool.c on a real event loop against a fake worker (tests/unit/test-pool.c)
 UNIT_TESTS += test-pool
 test-pool_SRCS = push_daemon/pool.c push_daemon/fcgi-client.c common/log.c
+UNIT_TESTS += test-upstream
+test-upstream_SRCS = push_daemon/upstream.c push_daemon/packet.c common/log.c \
+	   common/shared.c
 test-packet_SRCS = fcgi_app/packet.c fcgi_app/utf8.c
 test-utf8_SRCS = fcgi_app/utf8.c
 UNIT_TESTS += test-date
