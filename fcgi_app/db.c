@@ -319,13 +319,13 @@ db_tx_deadlocked(const struct db *db)
  * failure breaks the batch: its savepoint may no longer exist.
  */
 static int
-db_savepoint(struct db *db, const char *sql)
+db_savepoint(struct db *db, const char *sql_text)
 {
 	if (db->tx_broken || db->conn == NULL)
 		return -1;
-	if (sql == sql_savepoint)
+	if (sql_text == sql_savepoint)
 		db->savepoint = 1;
-	if (mysql_real_query(db->conn, sql, strlen(sql)) == 0)
+	if (mysql_real_query(db->conn, sql_text, strlen(sql_text)) == 0)
 		return 0;
 	log_warnx("database: %s", mysql_error(db->conn));
 	db->tx_broken = 1;
@@ -339,13 +339,13 @@ db_savepoint(struct db *db, const char *sql)
  * ended it breaks it, as any statement's would.
  */
 int
-db_plain(struct db *db, const char *sql)
+db_plain(struct db *db, const char *sql_text)
 {
 	unsigned int	err;
 
 	if (db->conn == NULL || (db->in_tx && db->tx_broken))
 		return -1;
-	if (mysql_real_query(db->conn, sql, strlen(sql)) == 0)
+	if (mysql_real_query(db->conn, sql_text, strlen(sql_text)) == 0)
 		return 0;
 	err = mysql_errno(db->conn);
 	log_warnx("database: %s", mysql_error(db->conn));

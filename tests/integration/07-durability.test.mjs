@@ -60,6 +60,27 @@ function ackingReader(c, onMessage) {
 	return { flush, done, others };
 }
 
+// What a recipient got, by msg_id: take(p) counts a send_message, a
+// repeat with its msg_id as a duplicate, and a repeat with another text as
+// wrong.
+function deliveries() {
+	const byId = new Map();
+	const wrong = [];
+	let dups = 0;
+	const take = (p) => {
+		if (p.command !== 'send_message')
+			return;
+		if (!byId.has(p.msg_id)) {
+			byId.set(p.msg_id, p.message);
+			return;
+		}
+		dups++;
+		if (byId.get(p.msg_id) !== p.message)
+			wrong.push(`${p.msg_id}: ${p.message}`);
+	};
+	return { byId, wrong, take, duplicates: () => dups };
+}
+
 describe('durability', { skip }, () => {
 	before(async () => {
 		stack = await startOwnStack({ sets: ['packet_rate=100000',
@@ -217,19 +238,7 @@ describe('durability', { skip }, () => {
 		const [a, b] = await newUsers(2);
 		await befriend(a, b);
 		const cb = await loggedIn('ws', b);
-		const byId = new Map();
-		let duplicates = 0;
-		const wrong = [];
-		const take = (p) => {
-			if (p.command !== 'send_message')
-				return;
-			if (byId.has(p.msg_id)) {
-				duplicates++;
-				if (byId.get(p.msg_id) !== p.message)
-					wrong.push(`${p.msg_id}: ${p.message}`);
-			} else
-				byId.set(p.msg_id, p.message);
-		};
+		const { byId, wrong, take, duplicates } = deliveries();
 		const ca = await loggedIn('tcp', a);
 		const acked = [];
 		let failed = 0;
@@ -266,7 +275,7 @@ describe('durability', { skip }, () => {
 		const missing = acked.filter((m) => !got.has(m));
 		const figures = `acknowledged ${acked.length}, server error ` +
 		    `${failed}, received ${byId.size} distinct, duplicates ` +
-		    `${duplicates} (came again at login: ${again.backlog.length}),` +
+		    `${duplicates()} (came again at login: ${again.backlog.length}),` +
 		    ` missing ${missing.length}`;
 		t.diagnostic(figures);
 		console.log(`durability: ${figures}`);
@@ -283,19 +292,7 @@ describe('durability', { skip }, () => {
 		const [a, b] = await newUsers(2);
 		await befriend(a, b);
 		const cb = await loggedIn('ws', b);
-		const byId = new Map();
-		let duplicates = 0;
-		const wrong = [];
-		const take = (p) => {
-			if (p.command !== 'send_message')
-				return;
-			if (byId.has(p.msg_id)) {
-				duplicates++;
-				if (byId.get(p.msg_id) !== p.message)
-					wrong.push(`${p.msg_id}: ${p.message}`);
-			} else
-				byId.set(p.msg_id, p.message);
-		};
+		const { byId, wrong, take, duplicates } = deliveries();
 		// b reads live until the stack goes down.
 		const live = (async () => {
 			for (;;) {
@@ -338,7 +335,7 @@ describe('durability', { skip }, () => {
 		const missing = acked.filter((m) => !got.has(m));
 		const figures = `acknowledged ${acked.length}, server error ` +
 		    `${failed}, received ${byId.size} distinct, duplicates ` +
-		    `${duplicates} (came again at login: ${again.backlog.length}),` +
+		    `${duplicates()} (came again at login: ${again.backlog.length}),` +
 		    ` missing ${missing.length}`;
 		t.diagnostic(figures);
 		console.log(`durability: ${figures}`);
