@@ -44,7 +44,8 @@ DAEMON_SRCS = push_daemon/main.c push_daemon/listen.c push_daemon/conn.c \
 	   push_daemon/transport-ws.c push_daemon/ws-boundary.c \
 	   push_daemon/fcgi-client.c \
 	   push_daemon/upstream.c push_daemon/route.c push_daemon/deliver.c \
-	   push_daemon/pool.c push_daemon/addrlimit.c push_daemon/admin.c
+	   push_daemon/pool.c push_daemon/addrlimit.c push_daemon/admin.c \
+	   push_daemon/counters.c
 
 # fcgi_app/: the FastCGI workers that run every command.
 APP_SRCS = fcgi_app/main.c fcgi_app/worker.c fcgi_app/request.c \

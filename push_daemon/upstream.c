@@ -35,6 +35,7 @@ struct lane {
 	struct upstream_queue	 wait;		/* owned: not yet sent */
 	u_int			 waiting;
 	int			 batch_max;
+	u_int			 in_flight;	/* events in batches sent */
 	struct event		*kick;		/* owned: deferred run */
 	struct upstream_stats	 stats;
 };
@@ -149,6 +150,7 @@ upstream_batch_done(void *arg, const char *body, size_t len,
 		    b->n, errstr);
 		b->lane->stats.failed++;
 	}
+	b->lane->in_flight -= b->n;
 	upstream_answer(b, answers);
 	cJSON_Delete(root);
 	free(b);
@@ -227,6 +229,9 @@ upstream_stats(enum upstream_lane which, struct upstream_stats *st)
 {
 	*st = lanes[which].stats;
 	st->lane = lanes[which].name;
+	st->waiting = lanes[which].waiting;
+	st->in_flight = lanes[which].in_flight;
+	pool_counts(lanes[which].pool, &st->pool);
 }
 
 /* Sends one batch on a free connection; -1 if there was none to send. */
@@ -268,6 +273,7 @@ upstream_send(struct lane *lane)
 	log_debug("%s lane: batch %" PRIu64 " of %u events", lane->name,
 	    ++upstream_batches, b->n);
 	upstream_count(&lane->stats, b->n);
+	lane->in_flight += b->n;
 	evbuffer_free(out);
 	return 0;
 }
