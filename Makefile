@@ -58,7 +58,9 @@ APP_SRCS = fcgi_app/main.c fcgi_app/worker.c fcgi_app/request.c \
 	   fcgi_app/cmd-ack.c fcgi_app/friend.c fcgi_app/friendlist.c \
 	   fcgi_app/notice.c fcgi_app/event.c fcgi_app/db-friend.c \
 	   fcgi_app/db-message.c fcgi_app/db-presence.c \
-	   fcgi_app/batch.c fcgi_app/batch-parse.c fcgi_app/msgqueue.c
+	   fcgi_app/batch.c fcgi_app/batch-parse.c fcgi_app/msgqueue.c \
+	   fcgi_app/daemon.c fcgi_app/metrics.c fcgi_app/stats.c \
+	   fcgi_app/db-metrics.c
 
 # chatctl/: the administrator's tool, on the workers' db code and hashing.
 CTL_SRCS = chatctl/chatctl.c chatctl/cmd-account.c chatctl/cmd-report.c \
