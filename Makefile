@@ -99,6 +99,9 @@ test-pool_SRCS = push_daemon/pool.c push_daemon/fcgi-client.c common/log.c
 test-packet_SRCS = fcgi_app/packet.c fcgi_app/utf8.c
 test-utf8_SRCS = fcgi_app/utf8.c
 UNIT_TESTS += test-date
+# metrics.c's body over stubs of daemon.c and the database
+UNIT_TESTS += test-metrics
+test-metrics_SRCS = fcgi_app/metrics.c fcgi_app/stats.c common/log.c
 test-date_SRCS = chatctl/date.c
 
 # tests/fuzz/: libFuzzer targets, built by clang into build/fuzz/, for
