@@ -210,8 +210,12 @@ describe('health and metrics when parts fail', {
 	});
 
 	after(async () => {
-		if (scratch !== null && scratch.exitCode === null)
-			scratch.kill('SIGKILL');
+		// SIGTERM: the nginx master then stops its workers too.
+		if (scratch !== null && alive(scratch.pid)) {
+			const pid = scratch.pid;
+			scratch.kill('SIGTERM');
+			await until(() => !alive(pid), 'the outside nginx stopped');
+		}
 		if (stack !== null)
 			await stack.remove();
 	});
