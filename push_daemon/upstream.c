@@ -56,6 +56,7 @@ static const struct fcgi_param upstream_greeting[] = {
 	{ "CONTENT_LENGTH", "0" },
 };
 static uint64_t		upstream_batches;	/* for the log */
+static int		upstream_stopping;	/* no done from now on */
 
 static void	upstream_kick(void *);
 
@@ -132,9 +133,23 @@ static void
 upstream_batch_done(void *arg, const char *body, size_t len,
     const char *errstr)
 {
-	struct batch	*b = arg;
-	const cJSON	*answers = NULL;
-	cJSON		*root = NULL;
+	struct batch		*b = arg;
+	struct upstream_event	*ev;
+	const cJSON		*answers = NULL;
+	cJSON			*root = NULL;
+
+	/*
+	 * pool_free() ends the batches in flight: their connections are
+	 * gone by then (conn_shutdown() ran first), so no done may run.
+	 */
+	if (upstream_stopping) {
+		while ((ev = TAILQ_FIRST(&b->events)) != NULL) {
+			TAILQ_REMOVE(&b->events, ev, entry);
+			upstream_event_free(ev);
+		}
+		free(b);
+		return;
+	}
 
 	if (errstr == NULL) {
 		root = cJSON_ParseWithLength(body, len);
@@ -366,6 +381,7 @@ upstream_shutdown(void)
 	struct upstream_event	*ev;
 	int			 i;
 
+	upstream_stopping = 1;
 	for (i = 0; i < LANE_COUNT; i++) {
 		/* Batches in flight are the pool's: freed with their arg. */
 		pool_free(lanes[i].pool);
