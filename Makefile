@@ -44,7 +44,8 @@ DAEMON_SRCS = push_daemon/main.c push_daemon/listen.c push_daemon/conn.c \
 	   push_daemon/transport-ws.c push_daemon/ws-boundary.c \
 	   push_daemon/fcgi-client.c \
 	   push_daemon/upstream.c push_daemon/route.c push_daemon/deliver.c \
-	   push_daemon/pool.c push_daemon/addrlimit.c push_daemon/admin.c
+	   push_daemon/pool.c push_daemon/addrlimit.c push_daemon/admin.c \
+	   push_daemon/counters.c
 
 # fcgi_app/: the FastCGI workers that run every command.
 APP_SRCS = fcgi_app/main.c fcgi_app/worker.c fcgi_app/request.c \
@@ -57,7 +58,9 @@ APP_SRCS = fcgi_app/main.c fcgi_app/worker.c fcgi_app/request.c \
 	   fcgi_app/cmd-ack.c fcgi_app/friend.c fcgi_app/friendlist.c \
 	   fcgi_app/notice.c fcgi_app/event.c fcgi_app/db-friend.c \
 	   fcgi_app/db-message.c fcgi_app/db-presence.c \
-	   fcgi_app/batch.c fcgi_app/batch-parse.c fcgi_app/msgqueue.c
+	   fcgi_app/batch.c fcgi_app/batch-parse.c fcgi_app/msgqueue.c \
+	   fcgi_app/daemon.c fcgi_app/metrics.c fcgi_app/stats.c \
+	   fcgi_app/db-metrics.c
 
 # chatctl/: the administrator's tool, on the workers' db code and hashing.
 CTL_SRCS = chatctl/chatctl.c chatctl/cmd-account.c chatctl/cmd-report.c \
@@ -99,6 +102,9 @@ test-upstream_SRCS = push_daemon/upstream.c push_daemon/packet.c common/log.c \
 test-packet_SRCS = fcgi_app/packet.c fcgi_app/utf8.c
 test-utf8_SRCS = fcgi_app/utf8.c
 UNIT_TESTS += test-date
+# metrics.c's body over stubs of daemon.c and the database
+UNIT_TESTS += test-metrics
+test-metrics_SRCS = fcgi_app/metrics.c fcgi_app/stats.c common/log.c
 test-date_SRCS = chatctl/date.c
 
 # tests/fuzz/: libFuzzer targets, built by clang into build/fuzz/, for

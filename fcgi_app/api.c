@@ -2,7 +2,8 @@
  * The HTTP endpoints nginx sends straight to the workers (PROTOCOL.md
  * section 5).  POST /api/logon runs the logon command through the same gate
  * as a packet, as a session with no connection; GET /api/health asks the
- * database.
+ * database, the push daemon and, through the daemon, its workers; GET
+ * /metrics (metrics.c) is for a scraper on the host.
  */
 #include <stdlib.h>
 #include <string.h>
@@ -86,17 +87,80 @@ fail:
 	return rc;
 }
 
+/*
+ * The daemon's "health" answer: a line "LANE idle N busy N down N" per
+ * lane.  Its workers are ok when every lane has a connection up (idle or
+ * busy): a lane with none cannot run a single packet, while one worker
+ * lost of several only slows it.  -1 when the answer makes no sense.
+ */
+static int
+api_workers_ok(const char *answer)
+{
+	const char	*line;
+	char		 lane[16];
+	int		 idle, busy, down, lanes = 0, ok = 1;
+
+	for (line = answer; *line != '\0' && strncmp(line, "ok", 2) != 0;
+	    line = strchr(line, '\n') + 1) {
+		if (sscanf(line, "%15s idle %d busy %d down %d", lane, &idle,
+		    &busy, &down) != 4 || strchr(line, '\n') == NULL)
+			return -1;
+		if (idle + busy == 0) {
+			log_warnx("health: no worker connection of the %s lane "
+			    "is up (%d down)", lane, down);
+			ok = 0;
+		}
+		lanes++;
+	}
+	return lanes > 0 ? ok : -1;
+}
+
+/*
+ * 200 when every part answers, else 503; the body names each part.  When
+ * the daemon does not answer, nothing is known of its workers: "unknown".
+ */
 static int
 api_health(struct app *app, struct api_answer *ans)
 {
-	if (db_ping(app->db) == 0) {
-		ans->status = 200;
-		ans->body = api_json("status", "ok");
-	} else {
-		ans->status = 503;
-		ans->body = api_json("status", "unavailable");
+	const char	*errstr, *workers = "unknown";
+	char		*answer;
+	cJSON		*o;
+	int		 db_ok, daemon_ok, rc;
+
+	db_ok = db_ping(app->db) == 0;
+	if ((answer = daemon_ask(app->cf, "health", 4096, &errstr)) == NULL)
+		log_warnx("health: push daemon: %s", errstr);
+	daemon_ok = answer != NULL;
+	if (daemon_ok) {
+		rc = api_workers_ok(answer);
+		workers = rc == 1 ? "ok" : rc == 0 ? "unavailable" : "unknown";
 	}
+	free(answer);
+
+	ans->status = db_ok && daemon_ok && strcmp(workers, "ok") == 0 ?
+	    200 : 503;
+	if ((o = cJSON_CreateObject()) == NULL)
+		return -1;
+	if (cJSON_AddStringToObject(o, "status", ans->status == 200 ? "ok" :
+	    "unavailable") != NULL &&
+	    cJSON_AddStringToObject(o, "database", db_ok ? "ok" :
+	    "unavailable") != NULL &&
+	    cJSON_AddStringToObject(o, "push_daemon", daemon_ok ? "ok" :
+	    "unavailable") != NULL &&
+	    cJSON_AddStringToObject(o, "workers", workers) != NULL)
+		ans->body = cJSON_PrintUnformatted(o);
+	cJSON_Delete(o);
 	return ans->body == NULL ? -1 : 0;
+}
+
+static int
+api_metrics(struct app *app, struct api_answer *ans)
+{
+	if ((ans->body = metrics_render(app, &ans->len)) == NULL)
+		return -1;
+	ans->status = 200;
+	ans->type = "text/plain; version=0.0.4; charset=utf-8";
+	return 0;
 }
 
 /*
@@ -112,10 +176,12 @@ api_handle(struct app *app, const struct request *req,
 		if (strcmp(req->method, "POST") == 0)
 			return api_logon(app, req, ans);
 		ans->allow = "POST";
-	} else if (strcmp(req->path, "/api/health") == 0) {
+	} else if (strcmp(req->path, "/api/health") == 0 ||
+	    strcmp(req->path, "/metrics") == 0) {
 		if (strcmp(req->method, "GET") == 0 ||
 		    strcmp(req->method, "HEAD") == 0)
-			return api_health(app, ans);
+			return strcmp(req->path, "/metrics") == 0 ?
+			    api_metrics(app, ans) : api_health(app, ans);
 		ans->allow = "GET, HEAD";
 	} else {
 		ans->status = 404;

@@ -28,6 +28,7 @@
 
 #include "db.h"
 #include "log.h"
+#include "shared.h"
 
 /* Seconds; a hung server must not hold a worker forever. */
 #define DB_CONNECT_TIMEOUT	5
@@ -179,13 +180,25 @@ fail:
 }
 
 /*
- * Runs statement id (text sql) with params bound; with result, binds it
- * and buffers the rows for db_fetch().  A lost connection is made again and
- * the statement run once more.  Returns the statement, or NULL on failure.
- * The caller ends with db_done().
+ * Whoever wants the time each statement and commit took (the workers'
+ * /metrics) is called with it; chatctl and the benchmark set none.
  */
-MYSQL_STMT *
-db_exec(struct db *db, enum db_stmt_id id, const char *sql,
+void
+db_set_timer(struct db *db, void (*timer)(void *, int, double), void *arg)
+{
+	db->timer = timer;
+	db->timer_arg = arg;
+}
+
+static void
+db_timed(struct db *db, int kind, double start)
+{
+	if (db->timer != NULL)
+		db->timer(db->timer_arg, kind, clock_now() - start);
+}
+
+static MYSQL_STMT *
+db_exec_untimed(struct db *db, enum db_stmt_id id, const char *sql,
     MYSQL_BIND *params, MYSQL_BIND *result)
 {
 	unsigned int	err;
@@ -213,6 +226,24 @@ db_exec(struct db *db, enum db_stmt_id id, const char *sql,
 		db_disconnect(db);
 	}
 	return NULL;
+}
+
+/*
+ * Runs statement id (text sql) with params bound; with result, binds it
+ * and buffers the rows for db_fetch().  A lost connection is made again and
+ * the statement run once more.  Returns the statement, or NULL on failure.
+ * The caller ends with db_done().
+ */
+MYSQL_STMT *
+db_exec(struct db *db, enum db_stmt_id id, const char *sql,
+    MYSQL_BIND *params, MYSQL_BIND *result)
+{
+	MYSQL_STMT	*st;
+	double		 start = clock_now();
+
+	st = db_exec_untimed(db, id, sql, params, result);
+	db_timed(db, DB_TIME_STATEMENT, start);
+	return st;
 }
 
 /*
@@ -260,7 +291,8 @@ db_begin(struct db *db)
 int
 db_commit(struct db *db)
 {
-	int	broken = db->tx_broken;
+	int	broken = db->tx_broken, rc;
+	double	start;
 
 	if (db->batch) {
 		if (!db->savepoint)
@@ -270,9 +302,14 @@ db_commit(struct db *db)
 	}
 	if (!db->in_tx)
 		return -1;
-	if (!broken && db->conn != NULL && mysql_commit(db->conn) == 0) {
-		db->in_tx = 0;
-		return 0;
+	if (!broken && db->conn != NULL) {
+		start = clock_now();
+		rc = mysql_commit(db->conn);
+		db_timed(db, DB_TIME_COMMIT, start);
+		if (rc == 0) {
+			db->in_tx = 0;
+			return 0;
+		}
 	}
 	if (!broken && db->conn != NULL) {
 		log_warnx("database: commit: %s", mysql_error(db->conn));

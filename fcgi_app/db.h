@@ -58,6 +58,7 @@ enum db_stmt_id {
 	DB_PRESENCE_PUT,
 	DB_PRESENCE_DELETE,
 	DB_PRESENCE_CLEAR,
+	DB_MESSAGE_COUNTS,
 	/* chatctl/db-admin.c: never prepared by a worker */
 	DB_ADMIN_PASSWORD,
 	DB_ADMIN_DISABLED,
@@ -80,6 +81,8 @@ struct db {
 	int			 batch;		/* in_tx is a batch's */
 	int			 savepoint;	/* db_begin() inside a batch */
 	uint64_t		 autoinc_step;	/* of this session; 0: unread */
+	void			(*timer)(void *, int, double); /* or NULL */
+	void			*timer_arg;
 };
 
 MYSQL_STMT	*db_exec(struct db *, enum db_stmt_id, const char *sql,

@@ -13,6 +13,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #include <cJSON.h>
 
@@ -38,10 +39,12 @@ struct session {
 };
 
 struct mark;
+struct stats;
 
 /* What one worker process holds; owned by worker.c. */
 struct app {
 	const struct config	*cf;
+	struct stats		*stats;		/* the master's shared page */
 	struct db		*db;		/* one connection per worker */
 	struct msgqueue		*messages;	/* owned; NULL: no batch */
 	struct mark		*marks;		/* owned: the batch's marks */
@@ -65,7 +68,7 @@ int	 request_read(struct FCGX_Request *, struct request *,
 char	*request_read_batch(struct FCGX_Request *, size_t *len,
 	    const char **errstr);
 int	 request_answer(struct FCGX_Request *, int status, const char *allow,
-	    const char *body, size_t len);
+	    const char *type, const char *body, size_t len);
 
 /* utf8.c */
 int	 utf8_valid(const char *, size_t);
@@ -188,7 +191,9 @@ int		 friend_notify(struct reply *, const struct friend_result *,
 struct api_answer {
 	int		 status;
 	const char	*allow;		/* methods, for a 405 */
+	const char	*type;		/* Content-Type; NULL: JSON */
 	char		*body;
+	size_t		 len;		/* 0: strlen(body) */
 };
 int	 api_handle(struct app *, const struct request *,
 	    struct api_answer *);
@@ -210,6 +215,10 @@ struct account {
 	int		disabled;
 };
 
+/* db_set_timer(): what a timing is of */
+#define DB_TIME_STATEMENT	0
+#define DB_TIME_COMMIT		1
+
 int		 db_library_init(void);
 void		 db_library_end(void);
 /*
@@ -224,6 +233,10 @@ struct login_count {
 
 struct db	*db_open(const struct config *);
 void		 db_close(struct db *);
+void		 db_set_timer(struct db *, void (*)(void *, int, double),
+		    void *);
+int		 db_message_counts(struct db *, uint64_t *stored,
+		    uint64_t *waiting);
 int		 db_ping(struct db *);
 int		 db_account_create(struct db *, const char *username,
 		    const char *hash, uint64_t *id);
@@ -366,11 +379,34 @@ int	 event_handle(struct app *, const struct batch_event *,
 	    struct reply *);
 int	 event_marks_flush(struct app *);
 
+/* stats.c: counts shared by the master and every worker, for /metrics */
+#define STATS_DB_BUCKETS	14	/* 0.5 ms .. 5 s, then +Inf */
+#define STATS_DB_KINDS		2	/* DB_TIME_STATEMENT, DB_TIME_COMMIT */
+enum stats_role {
+	STATS_MAIN,			/* the daemon's batches */
+	STATS_LOGIN,			/* its logged-out packets */
+	STATS_API,			/* nginx's /api/ and /metrics */
+	STATS_ROLES
+};
+struct stats	*stats_new(void);
+void		 stats_free(struct stats *);
+void		 stats_restart(struct stats *, enum stats_role);
+void		 stats_db_time(void *, int kind, double secs);
+int		 stats_print(const struct stats *, FILE *);
+
+/* daemon.c: the push daemon's admin socket, asked by the /api/ workers */
+char	*daemon_ask(const struct config *, const char *line, size_t max,
+	    const char **errstr);
+
+/* metrics.c: the body of /metrics */
+char	*metrics_render(struct app *, size_t *len);
+
 /* worker.c: a worker serves the daemon's batches or nginx's /api/ */
 enum worker_role {
 	WORKER_BATCH,
 	WORKER_API,
 };
-void	 worker_main(const struct config *, int listen_fd, enum worker_role);
+void	 worker_main(const struct config *, struct stats *, int listen_fd,
+	    enum worker_role);
 
 #endif

@@ -43,6 +43,7 @@
 
 struct slot {
 	enum worker_role role;
+	enum stats_role	stats_role;	/* what /metrics counts it as */
 	int	fd;			/* the socket it serves */
 	int	nice;			/* its CPU priority (nice(2)) */
 	pid_t	pid;			/* 0: no worker running */
@@ -52,6 +53,7 @@ struct slot {
 
 static struct slot	slots[WORKERS_MAX];
 static int		nslots;
+static struct stats	*stats;		/* shared with every worker */
 
 /*
  * Refuses to take the socket from a running instance; removes a socket
@@ -121,13 +123,17 @@ slots_init(const struct config *cf, int batch_fd, int login_fd, int api_fd)
 	for (i = 0; i < nslots; i++) {
 		slots[i].role = i < cf->workers + cf->login_workers ?
 		    WORKER_BATCH : WORKER_API;
-		if (i < cf->workers)
+		if (i < cf->workers) {
 			slots[i].fd = batch_fd;
-		else if (i < cf->workers + cf->login_workers) {
+			slots[i].stats_role = STATS_MAIN;
+		} else if (i < cf->workers + cf->login_workers) {
 			slots[i].fd = login_fd;
 			slots[i].nice = LOGIN_NICE;
-		} else
+			slots[i].stats_role = STATS_LOGIN;
+		} else {
 			slots[i].fd = api_fd;
+			slots[i].stats_role = STATS_API;
+		}
 	}
 }
 
@@ -156,7 +162,7 @@ worker_start(const struct config *cf, struct slot *s, const sigset_t *oldmask)
 				close(slots[i].fd);
 		if (s->nice != 0 && setpriority(PRIO_PROCESS, 0, s->nice) == -1)
 			log_warn("setpriority");
-		worker_main(cf, s->fd, s->role);
+		worker_main(cf, stats, s->fd, s->role);
 	}
 	s->pid = pid;
 	s->started = time(NULL);
@@ -174,6 +180,8 @@ worker_reaped(pid_t pid, int status, int stopping)
 		if (slots[i].pid != pid)
 			continue;
 		slots[i].pid = 0;
+		if (!stopping)
+			stats_restart(stats, slots[i].stats_role);
 		slots[i].restart_at = now - slots[i].started <= RESTART_DELAY ?
 		    now + RESTART_DELAY : now;
 		break;
@@ -296,7 +304,10 @@ main(int argc, char **argv)
 	api_fd = socket_open(&cf, cf.api_socket, SOCKPERM_NGINX,
 	    cf.socket_group);
 	slots_init(&cf, batch_fd, login_fd, api_fd);
+	/* /metrics goes without the shared counts rather than not start. */
+	stats = stats_new();
 	master_run(&cf);
+	stats_free(stats);
 	close(batch_fd);
 	close(login_fd);
 	close(api_fd);

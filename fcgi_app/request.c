@@ -138,20 +138,21 @@ request_reason(int status)
 }
 
 /*
- * Writes the CGI headers and a JSON body.  The headers are exactly those
- * docs/ARCHITECTURE.md names (plus Allow on a 405, which HTTP requires),
- * so the daemon's parser can stay small.
+ * Writes the CGI headers and a body, JSON unless type names another.  The
+ * headers are exactly those docs/ARCHITECTURE.md names (plus Allow on a
+ * 405, which HTTP requires), so the daemon's parser can stay small.
  */
 int
 request_answer(FCGX_Request *fr, int status, const char *allow,
-    const char *body, size_t len)
+    const char *type, const char *body, size_t len)
 {
 	char	head[256];
 	int	n;
 
 	n = snprintf(head, sizeof(head), "Status: %d %s\r\n"
-	    "Content-Type: application/json\r\n%s%s%s\r\n", status,
-	    request_reason(status), allow != NULL ? "Allow: " : "",
+	    "Content-Type: %s\r\n%s%s%s\r\n", status,
+	    request_reason(status), type != NULL ? type : "application/json",
+	    allow != NULL ? "Allow: " : "",
 	    allow != NULL ? allow : "", allow != NULL ? "\r\n" : "");
 	if (n < 0 || (size_t)n >= sizeof(head))
 		return -1;

@@ -35,9 +35,9 @@ worker_batch(struct app *app, FCGX_Request *fr)
 	    (body = batch_run(app, node, buf, len, &errstr)) == NULL) {
 		log_warnx("batch: %s", errstr);
 		(void)request_answer(fr, buf == NULL ? 400 : 500, NULL, NULL,
-		    0);
+		    NULL, 0);
 	} else
-		(void)request_answer(fr, 200, NULL, body, strlen(body));
+		(void)request_answer(fr, 200, NULL, NULL, body, strlen(body));
 	free(body);
 	free(buf);
 }
@@ -48,12 +48,12 @@ worker_http(struct app *app, FCGX_Request *fr, const struct request *req)
 	struct api_answer	ans;
 
 	if (api_handle(app, req, &ans) == -1) {
-		(void)request_answer(fr, 500, NULL, NULL, 0);
+		(void)request_answer(fr, 500, NULL, NULL, NULL, 0);
 		free(ans.body);
 		return;
 	}
-	(void)request_answer(fr, ans.status, ans.allow, ans.body,
-	    strlen(ans.body));
+	(void)request_answer(fr, ans.status, ans.allow, ans.type, ans.body,
+	    ans.len != 0 ? ans.len : strlen(ans.body));
 	free(ans.body);
 }
 
@@ -67,7 +67,7 @@ worker_serve(struct app *app, FCGX_Request *fr, struct request *req,
 		worker_batch(app, fr);
 	else if (request_read(fr, req, &errstr) == -1) {
 		log_warnx("bad request from nginx: %s", errstr);
-		(void)request_answer(fr, 400, NULL, NULL, 0);
+		(void)request_answer(fr, 400, NULL, NULL, NULL, 0);
 	} else
 		worker_http(app, fr, req);
 	/* A handler that left a transaction open must not leak it on. */
@@ -76,7 +76,8 @@ worker_serve(struct app *app, FCGX_Request *fr, struct request *req,
 
 /* Runs in the forked child; never returns. */
 void
-worker_main(const struct config *cf, int listen_fd, enum worker_role role)
+worker_main(const struct config *cf, struct stats *stats, int listen_fd,
+    enum worker_role role)
 {
 	struct app	 app;
 	struct request	*req;
@@ -84,9 +85,11 @@ worker_main(const struct config *cf, int listen_fd, enum worker_role role)
 
 	memset(&app, 0, sizeof(app));
 	app.cf = cf;
+	app.stats = stats;
 	if ((app.db = db_open(cf)) == NULL ||
 	    (role == WORKER_BATCH && (app.messages = msgqueue_new()) == NULL))
 		fatalx("worker: out of memory");
+	db_set_timer(app.db, stats_db_time, stats);
 	/* Too big for the stack of a function called per request. */
 	if ((req = malloc(sizeof(*req))) == NULL)
 		fatalx("worker: out of memory");

@@ -15,6 +15,13 @@
  *	batches		per lane "LANE batches N events N failed N hist H..."
  *			(H: batches of 1, 2-3, 4-7 ... 128-255, 256 events),
  *			then "ok": how many events each commit carried
+ *	health		per lane "LANE idle N busy N down N" (its pool's
+ *			connections to the workers), then "ok"
+ *	metrics		"NAME{LABELS} VALUE" per sample, the samples of a
+ *			name together, then "ok": what /metrics serves for
+ *			this daemon (fcgi_app/metrics.c adds # HELP and
+ *			# TYPE; names and labels are fixed, never a
+ *			client's bytes)
  *
  * Why disable is more than kick: a login's worker may have read the account
  * just before chatctl disabled it in the database, and its bind then
@@ -232,6 +239,79 @@ admin_batches(struct evbuffer *out)
 }
 
 static void
+admin_health(struct evbuffer *out)
+{
+	struct upstream_stats	st;
+	int			lane;
+
+	for (lane = 0; lane < LANE_COUNT; lane++) {
+		upstream_stats(lane, &st);
+		evbuffer_add_printf(out, "%s idle %d busy %d down %d\n",
+		    st.lane, st.pool.idle, st.pool.busy, st.pool.down);
+	}
+	evbuffer_add_printf(out, "ok\n");
+}
+
+/* The batch sizes as a Prometheus histogram: cumulative, le = 2^(i+1)-1. */
+static void
+admin_metrics_hist(struct evbuffer *out, const struct upstream_stats *st)
+{
+	uint64_t	sum = 0;
+	int		i;
+
+	for (i = 0; i < UPSTREAM_HIST; i++) {
+		sum += st->hist[i];
+		if (i < UPSTREAM_HIST - 1)
+			evbuffer_add_printf(out, "chat_batch_size_bucket{lane="
+			    "\"%s\",le=\"%u\"} %" PRIu64 "\n", st->lane,
+			    (2u << i) - 1, sum);
+		else
+			evbuffer_add_printf(out, "chat_batch_size_bucket{lane="
+			    "\"%s\",le=\"+Inf\"} %" PRIu64 "\n", st->lane, sum);
+	}
+	evbuffer_add_printf(out, "chat_batch_size_sum{lane=\"%s\"} %" PRIu64
+	    "\n", st->lane, st->events);
+	evbuffer_add_printf(out, "chat_batch_size_count{lane=\"%s\"} %"
+	    PRIu64 "\n", st->lane, st->batches);
+}
+
+static void
+admin_metrics(struct evbuffer *out)
+{
+	struct upstream_stats	st[LANE_COUNT];
+	struct admin_count	ac = { NULL, 0 };
+	int			lane;
+
+	online_foreach(admin_online_cb, &ac);
+	counters_print(out);
+	evbuffer_add_printf(out, "chat_accounts_online %u\n", ac.accounts);
+	for (lane = 0; lane < LANE_COUNT; lane++)
+		upstream_stats(lane, &st[lane]);
+	for (lane = 0; lane < LANE_COUNT; lane++)
+		evbuffer_add_printf(out, "chat_upstream_waiting{lane=\"%s\"} %u"
+		    "\n", st[lane].lane, st[lane].waiting);
+	for (lane = 0; lane < LANE_COUNT; lane++)
+		evbuffer_add_printf(out, "chat_upstream_in_flight{lane=\"%s\"} "
+		    "%u\n", st[lane].lane, st[lane].in_flight);
+	for (lane = 0; lane < LANE_COUNT; lane++)
+		evbuffer_add_printf(out, "chat_pool_connections{lane=\"%s\","
+		    "state=\"idle\"} %d\nchat_pool_connections{lane=\"%s\","
+		    "state=\"busy\"} %d\nchat_pool_connections{lane=\"%s\","
+		    "state=\"down\"} %d\n", st[lane].lane, st[lane].pool.idle,
+		    st[lane].lane, st[lane].pool.busy, st[lane].lane,
+		    st[lane].pool.down);
+	for (lane = 0; lane < LANE_COUNT; lane++)
+		evbuffer_add_printf(out, "chat_pool_connections_lost_total{lane="
+		    "\"%s\"} %" PRIu64 "\n", st[lane].lane, st[lane].pool.lost);
+	for (lane = 0; lane < LANE_COUNT; lane++)
+		evbuffer_add_printf(out, "chat_batches_failed_total{lane=\"%s\"}"
+		    " %" PRIu64 "\n", st[lane].lane, st[lane].failed);
+	for (lane = 0; lane < LANE_COUNT; lane++)
+		admin_metrics_hist(out, &st[lane]);
+	evbuffer_add_printf(out, "ok\n");
+}
+
+static void
 admin_command(struct admin_client *a, char *line)
 {
 	struct evbuffer		*out = bufferevent_get_output(a->bev);
@@ -265,6 +345,10 @@ admin_command(struct admin_client *a, char *line)
 		    conn_count(), ac.accounts);
 	} else if (strcmp(line, "batches") == 0 && arg == NULL)
 		admin_batches(out);
+	else if (strcmp(line, "health") == 0 && arg == NULL)
+		admin_health(out);
+	else if (strcmp(line, "metrics") == 0 && arg == NULL)
+		admin_metrics(out);
 	else
 		evbuffer_add_printf(out, "error unknown command\n");
 }

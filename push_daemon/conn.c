@@ -139,6 +139,7 @@ conn_new(int fd, const struct transport *tp, const char *remote)
 	snprintf(c->remote, sizeof(c->remote), "%s", remote);
 	LIST_INSERT_HEAD(&conn_table[c->id & conn_mask], c, id_entry);
 	conn_live++;
+	counters_conn(tp, 1);
 	log_debug("%s: conn %" PRIu64 " (%s)", __func__, c->id, tp->name);
 	if (conn_setup(c) == -1) {
 		conn_close(c, "cannot set up");
@@ -246,6 +247,7 @@ conn_close(struct conn *c, const char *reason)
 	}
 	LIST_REMOVE(c, id_entry);
 	conn_live--;
+	counters_conn(c->tp, -1);
 	TAILQ_INSERT_TAIL(&conn_dead, c, dead_entry);
 	event_active(conn_reaper, 0, 0);
 }
@@ -312,6 +314,7 @@ conn_write(struct conn *c, const char *data, size_t len)
 		conn_close(c, "cannot write");
 		return;
 	}
+	counters_packet_out(c->tp);
 	if ((size_t)queued > (size_t)conf.output_max_kib * 1024)
 		conn_close(c, "slow client");
 }
@@ -323,6 +326,7 @@ conn_fail(struct conn *c, const struct packet *p, const char *detail)
 	char	cmd[64], out[PACKET_MAX + JSON_SLACK];
 	int	len;
 
+	counters_fail(detail);
 	cmd[0] = '\0';
 	if (p != NULL)
 		packet_command(p->data, p->len, cmd, sizeof(cmd));
@@ -360,6 +364,7 @@ conn_packet(struct conn *c, enum packet_kind kind, const char *data,
 
 	if (c->state >= CONN_CLOSING)
 		return;
+	counters_packet_in(c->tp);
 	/* The account's bucket is shared by all its connections here. */
 	if (kind == PACKET_DATA && (!ratelimit_take(&c->bucket, now) ||
 	    !online_take(c, now)))

@@ -67,6 +67,7 @@ struct pool {
 	struct pool_conn	*conns;		/* owned, size of them */
 	void			(*ready)(void *);
 	void			*ready_arg;
+	uint64_t		 lost;		/* connections failed, ever */
 	const struct fcgi_param	*greeting;	/* static, the user's */
 	size_t			 ngreeting;
 };
@@ -174,6 +175,7 @@ pool_finish(struct pool_conn *pc, const char *errstr)
 	if (errstr != NULL) {
 		log_warnx("%s pool: connection %d: %s", pc->pool->name,
 		    pc->index, errstr);
+		pc->pool->lost++;
 		bufferevent_free(pc->bev);
 		pc->bev = NULL;
 		pool_retry(pc, 0);
@@ -344,6 +346,7 @@ pool_event_cb(struct bufferevent *bev, short what, void *arg)
 		return;
 	}
 	/* An idle connection whose worker went away: make it again. */
+	pc->pool->lost++;
 	log_info("%s pool: connection %d: %s", pc->pool->name, pc->index, why);
 	bufferevent_free(pc->bev);
 	pc->bev = NULL;
@@ -419,6 +422,34 @@ pool_idle(const struct pool *p)
 	for (i = 0; i < p->size; i++)
 		n += p->conns[i].state == POOL_IDLE;
 	return n;
+}
+
+/*
+ * A connection still greeting counts as down: its worker has not answered
+ * yet (after a crash the new connection waits in the backlog until the
+ * master has forked a new worker).
+ */
+void
+pool_counts(const struct pool *p, struct pool_counts *pc)
+{
+	int	i;
+
+	memset(pc, 0, sizeof(*pc));
+	pc->lost = p->lost;
+	for (i = 0; i < p->size; i++) {
+		switch (p->conns[i].state) {
+		case POOL_IDLE:
+			pc->idle++;
+			break;
+		case POOL_BUSY:
+			pc->busy++;
+			break;
+		case POOL_DOWN:
+		case POOL_GREETING:
+			pc->down++;
+			break;
+		}
+	}
 }
 
 /* Encodes and queues one request on pc; the caller sets the state. */

@@ -26,6 +26,7 @@ struct conn;
 struct upstream_event;
 struct pool;
 struct online_entry;
+struct evbuffer;
 struct evbuffer_cb_entry;
 struct cJSON;
 
@@ -341,6 +342,14 @@ struct pool	*pool_new(const char *name, const char *path, int size,
 		    void (*ready)(void *), void *ready_arg);
 void		 pool_free(struct pool *);
 int		 pool_idle(const struct pool *);
+/* A pool's connections by state, for the admin socket's "health". */
+struct pool_counts {
+	int	idle;			/* up, free */
+	int	busy;			/* up, a request in flight */
+	int	down;			/* not connected, or not yet greeted */
+	uint64_t lost;			/* connections that failed, ever */
+};
+void		 pool_counts(const struct pool *, struct pool_counts *);
 int		 pool_submit(struct pool *, const struct fcgi_param *, size_t,
 		    const uint8_t *body, size_t bodylen, pool_done_fn,
 		    void *arg);
@@ -392,9 +401,19 @@ struct upstream_stats {
 	uint64_t	 events;		/* in them */
 	uint64_t	 failed;		/* batches with no answer */
 	uint64_t	 hist[UPSTREAM_HIST];
+	u_int		 waiting;		/* events queued, not sent */
+	u_int		 in_flight;		/* events in batches sent */
+	struct pool_counts pool;
 };
 void	 upstream_stats(enum upstream_lane, struct upstream_stats *);
 void	 upstream_started(void);
+
+/* counters.c: what the admin socket's "metrics" reports */
+void	 counters_conn(const struct transport *, int delta);
+void	 counters_packet_in(const struct transport *);
+void	 counters_packet_out(const struct transport *);
+void	 counters_fail(const char *detail);
+void	 counters_print(struct evbuffer *);
 
 /* admin.c: chatctl's line protocol on admin_socket */
 int	 admin_open(void);

@@ -35,6 +35,7 @@ struct lane {
 	struct upstream_queue	 wait;		/* owned: not yet sent */
 	u_int			 waiting;
 	int			 batch_max;
+	u_int			 in_flight;	/* events in batches sent */
 	struct event		*kick;		/* owned: deferred run */
 	struct upstream_stats	 stats;
 };
@@ -55,6 +56,7 @@ static const struct fcgi_param upstream_greeting[] = {
 	{ "CONTENT_LENGTH", "0" },
 };
 static uint64_t		upstream_batches;	/* for the log */
+static int		upstream_stopping;	/* no done from now on */
 
 static void	upstream_kick(void *);
 
@@ -131,9 +133,23 @@ static void
 upstream_batch_done(void *arg, const char *body, size_t len,
     const char *errstr)
 {
-	struct batch	*b = arg;
-	const cJSON	*answers = NULL;
-	cJSON		*root = NULL;
+	struct batch		*b = arg;
+	struct upstream_event	*ev;
+	const cJSON		*answers = NULL;
+	cJSON			*root = NULL;
+
+	/*
+	 * pool_free() ends the batches in flight: their connections are
+	 * gone by then (conn_shutdown() ran first), so no done may run.
+	 */
+	if (upstream_stopping) {
+		while ((ev = TAILQ_FIRST(&b->events)) != NULL) {
+			TAILQ_REMOVE(&b->events, ev, entry);
+			upstream_event_free(ev);
+		}
+		free(b);
+		return;
+	}
 
 	if (errstr == NULL) {
 		root = cJSON_ParseWithLength(body, len);
@@ -149,6 +165,7 @@ upstream_batch_done(void *arg, const char *body, size_t len,
 		    b->n, errstr);
 		b->lane->stats.failed++;
 	}
+	b->lane->in_flight -= b->n;
 	upstream_answer(b, answers);
 	cJSON_Delete(root);
 	free(b);
@@ -227,6 +244,9 @@ upstream_stats(enum upstream_lane which, struct upstream_stats *st)
 {
 	*st = lanes[which].stats;
 	st->lane = lanes[which].name;
+	st->waiting = lanes[which].waiting;
+	st->in_flight = lanes[which].in_flight;
+	pool_counts(lanes[which].pool, &st->pool);
 }
 
 /* Sends one batch on a free connection; -1 if there was none to send. */
@@ -268,6 +288,7 @@ upstream_send(struct lane *lane)
 	log_debug("%s lane: batch %" PRIu64 " of %u events", lane->name,
 	    ++upstream_batches, b->n);
 	upstream_count(&lane->stats, b->n);
+	lane->in_flight += b->n;
 	evbuffer_free(out);
 	return 0;
 }
@@ -360,6 +381,7 @@ upstream_shutdown(void)
 	struct upstream_event	*ev;
 	int			 i;
 
+	upstream_stopping = 1;
 	for (i = 0; i < LANE_COUNT; i++) {
 		/* Batches in flight are the pool's: freed with their arg. */
 		pool_free(lanes[i].pool);

@@ -23,6 +23,9 @@ packages=(
 	systemd		# systemd-analyze, for scripts/check-deploy.sh
 	mandoc		# lints chatctl.8 (scripts/check-deploy.sh)
 	chromium	# the web client's end-to-end tests (playwright-core drives it)
+	prometheus	# promtool checks /metrics (22-health-metrics).  Large;
+			# on a host running systemd, Debian also starts its
+			# server on :9090 (systemctl disable --now prometheus)
 )
 # Node is needed for the integration tests; a machine that already has a
 # node (of any origin) keeps it.

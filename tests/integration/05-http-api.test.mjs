@@ -35,10 +35,11 @@ const FORGED = {
 };
 
 describe('http: /api/health', () => {
-	test('GET /api/health answers 200 {"status":"ok"}', async () => {
+	test('GET /api/health answers 200 with every part ok', async () => {
 		const r = await http('GET', '/api/health');
 		assert.equal(r.status, 200);
-		assert.deepEqual(r.json, { status: 'ok' });
+		assert.deepEqual(r.json, { status: 'ok', database: 'ok',
+		    push_daemon: 'ok', workers: 'ok' });
 		assert.match(r.headers.get('content-type'), /application\/json/);
 	});
 });

@@ -88,6 +88,26 @@ function mainBatches() {
 	});
 }
 
+// The main lane's connections, idle and busy (admin "health").
+function mainHealth() {
+	return new Promise((resolve, reject) => {
+		const sock = net.connect(path.join(stack.dir, 'run/admin.sock'));
+		let out = '';
+		sock.on('data', (d) => {
+			out += d;
+			if (!/^ok\n/m.test(out))
+				return;
+			sock.destroy();
+			const m = /^main idle (\d+) busy (\d+) down \d+$/m.exec(out);
+			if (!m)
+				return reject(new Error(`no main lane in ${out}`));
+			resolve({ idle: Number(m[1]), busy: Number(m[2]) });
+		});
+		sock.on('error', reject);
+		sock.write('health\n');
+	});
+}
+
 // A worker at work (not blocked in read() on its kept connection: in the
 // database, or running), else the first one.
 function busyWorker(pids) {
@@ -164,9 +184,15 @@ describe('batches', { skip }, () => {
 		stopped = daemonWorkers();
 		assert.equal(stopped.length, 6, 'workers + login_workers');
 		signalAll(stopped, 'SIGSTOP');
-		for (const c of plugs)
-			c.send({ command: 'list_friend', id: a.id });
-		await sleep(300);
+		// One at a time, each in a connection of its own: sent
+		// together, two may share a batch and leave a connection free.
+		for (let i = 0; i < plugs.length; i++) {
+			plugs[i].send({ command: 'list_friend', id: a.id });
+			await until(async () => (await mainHealth()).busy > i,
+			    `plug ${i} in flight`);
+		}
+		assert.equal((await mainHealth()).idle, 0,
+		    'a main connection is free while every worker is stopped');
 		mix[0].sendText('{"command":"send_message", not json');
 		mix[1].send({ command: 'send_message', src: a.id,
 		    dst: stranger.id, message: 'to a stranger' });
