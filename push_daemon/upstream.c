@@ -341,6 +341,7 @@ upstream_lane_init(struct lane *lane, const char *name, const char *path,
 void
 upstream_init(void)
 {
+	upstream_stopping = 0;
 	upstream_lane_init(&lanes[LANE_MAIN], "main", conf.fcgi_socket,
 	    conf.workers, conf.batch_max);
 	upstream_lane_init(&lanes[LANE_LOGIN], "login", conf.login_socket,
