@@ -310,6 +310,75 @@ describe('batches', { skip }, () => {
 		    'the ack was answered');
 	});
 
+	test('a batch that a real InnoDB deadlock picks as its victim runs ' +
+	    'again whole: the ack and the send in it are done once, and the ' +
+	    'send answered success', { timeout: 60000 }, async () => {
+		const [a, b] = await newUsers(2);
+		await befriend(a, b);
+		const cb = await loggedIn('ws', b, { ack: true });
+		const ca = await loggedIn('tcp', a);
+		assertSuccess(await ca.request({ command: 'send_message',
+		    src: a.id, dst: b.id, message: 'to ack' }),
+		    'send_message_return');
+		const m = await cb.next();
+		assert.equal(m.message, 'to ack');
+
+		// b's ack and send must share a batch: behind a plug, with the
+		// workers stopped (see above).
+		stopped = daemonWorkers();
+		await quiet(stopped);
+		signalAll(stopped, 'SIGSTOP');
+		cb.send({ command: 'list_friend', id: b.id });
+		await sleep(200);
+		cb.send({ command: 'ack', msg_ids: [m.msg_id] });
+		cb.send({ command: 'send_message', src: b.id, dst: a.id,
+		    message: 'after the deadlock' });
+		await sleep(200);
+		/*
+		 * A heavy transaction of our own holds every friendship row:
+		 * the batch's ack locks message m, then its friendship check
+		 * waits for us; we then ask for m, and InnoDB rolls back the
+		 * lighter of the two, the batch.
+		 */
+		const db = mariadb(stack.dir);
+		try {
+			await db.query('START TRANSACTION');
+			await db.query('UPDATE friendships SET created_at = NOW()');
+			const workers = stopped;
+			signalAll(stopped, 'SIGCONT');
+			stopped = [];
+			assertSuccess(await cb.next(), 'list_friend_return');
+			await until(() => workers.some((pid) => {
+				try {
+					return fs.readFileSync(`/proc/${pid}/syscall`,
+					    'utf8').split(' ')[0] !== '0';
+				} catch (e) {
+					return false;
+				}
+			}), 'the batch to wait for our lock');
+			await sleep(200);
+			await db.query(`UPDATE messages SET acked_at = NOW(3) WHERE id = ${
+			    BigInt(m.msg_id)}`);
+			await db.query('ROLLBACK');
+		} finally {
+			await db.end();
+		}
+		assertSuccess(await cb.next(20000), 'send_message_return');
+		const got = await ca.next();
+		assert.equal(got.message, 'after the deadlock');
+		await assert.rejects(ca.next(1000), /no packet/,
+		    'the message came twice');
+		const log = fs.readFileSync(path.join(stack.dir, 'log',
+		    fs.readdirSync(path.join(stack.dir, 'log')).find((f) =>
+		    f.endsWith('fcgi_app.log'))), 'utf8');
+		assert.match(log, /Deadlock found/);
+		assert.match(log, /deadlock: batch of 2 run again \(1\)/);
+		// The ack was done too: a new ack-mode login gets nothing.
+		cb.close();
+		const again = await loggedIn('ws', b, { ack: true });
+		assert.deepEqual(again.backlog.map((p) => p.message), []);
+	});
+
 	test('/api/health and /api/logon answer while every worker of the ' +
 	    'daemon is stopped, and a login waiting meanwhile is answered ' +
 	    'after', { timeout: 60000 }, async () => {
