@@ -96,7 +96,8 @@ test-deliver_SRCS = push_daemon/deliver.c push_daemon/packet.c common/log.c \
 # pool.c on a real event loop against a fake worker (tests/unit/test-pool.c)
 UNIT_TESTS += test-pool
 test-pool_SRCS = push_daemon/pool.c push_daemon/fcgi-client.c common/log.c
-UNIT_TESTS += test-upstream
+UNIT_TESTS += test-upstream test-route
+test-route_SRCS = push_daemon/route.c common/log.c
 test-upstream_SRCS = push_daemon/upstream.c push_daemon/packet.c common/log.c \
 	   common/shared.c
 test-packet_SRCS = fcgi_app/packet.c fcgi_app/utf8.c
