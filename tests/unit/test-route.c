@@ -29,6 +29,8 @@ static int		conn1_gone;
 static char	calls[16][160];
 static int	ncalls;
 
+static void	note(const char *, ...) __attribute__((format(printf, 1, 2)));
+
 static void
 note(const char *fmt, ...)
 {
