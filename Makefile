@@ -96,7 +96,9 @@ test-deliver_SRCS = push_daemon/deliver.c push_daemon/packet.c common/log.c \
 # pool.c on a real event loop against a fake worker (tests/unit/test-pool.c)
 UNIT_TESTS += test-pool
 test-pool_SRCS = push_daemon/pool.c push_daemon/fcgi-client.c common/log.c
-UNIT_TESTS += test-upstream test-route
+UNIT_TESTS += test-upstream test-route test-conn
+test-conn_SRCS = push_daemon/conn.c push_daemon/packet.c push_daemon/counters.c \
+	   push_daemon/ratelimit.c common/log.c common/shared.c
 test-route_SRCS = push_daemon/route.c common/log.c
 test-upstream_SRCS = push_daemon/upstream.c push_daemon/packet.c common/log.c \
 	   common/shared.c

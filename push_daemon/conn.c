@@ -56,6 +56,7 @@ conn_init(int max)
 {
 	uint64_t	size = 1024;
 
+	conn_stopping = 0;
 	while (size < (uint64_t)max)
 		size <<= 1;
 	if ((conn_table = calloc(size, sizeof(*conn_table))) == NULL)
