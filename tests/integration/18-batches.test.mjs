@@ -15,7 +15,10 @@ import { closeAll, connect, http } from '../lib/client.mjs';
 import { assertError, assertFail, assertSuccess } from '../lib/expect.mjs';
 import { befriend, newUsers, untilOffline } from '../lib/friends.mjs';
 import { canStartOwnStack, startOwnStack } from '../lib/own-stack.mjs';
-import { alive, children, mariadb, until } from '../lib/stack.mjs';
+import { alive, mariadb, until } from '../lib/stack.mjs';
+import {
+	quiet, signalAll, waitsInRead, workersOf,
+} from '../lib/workers.mjs';
 import {
 	loggedIn, randomPassword, uniqueName,
 } from '../lib/users.mjs';
@@ -27,42 +30,11 @@ let stack = null;
 
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
-function ownPid(name) {
-	const dir = path.join(stack.dir, 'pids');
-	const file = fs.readdirSync(dir).find((f) => f.endsWith(`-${name}.pid`));
-	return Number(fs.readFileSync(path.join(dir, file), 'utf8').split(' ')[0]);
-}
-
-// Inode of the listening socket at sockPath.
-function listeningInode(sockPath) {
-	for (const line of fs.readFileSync('/proc/net/unix', 'utf8')
-	    .split('\n').slice(1)) {
-		const f = line.trim().split(/\s+/);
-		if (f.length >= 8 && f[7] === sockPath && f[3] === '00010000')
-			return f[6];
-	}
-	throw new Error(`nothing listens on ${sockPath}`);
-}
-
-// The workers that serve the daemon: those holding fcgi.sock's listener
-// or login.sock's (a worker of /api/ holds api.sock's only).
+// The workers that serve the daemon (a worker of /api/ holds api.sock's
+// listener only).
 function daemonWorkers() {
-	const inodes = ['fcgi.sock', 'login.sock'].map((s) =>
-	    `socket:[${listeningInode(path.join(stack.dir, 'run', s))}]`);
-	return children(ownPid('fcgi_app')).filter((pid) => {
-		try {
-			return fs.readdirSync(`/proc/${pid}/fd`).some((fd) => {
-				try {
-					return inodes.includes(fs.readlinkSync(
-					    `/proc/${pid}/fd/${fd}`));
-				} catch (e) {
-					return false;
-				}
-			});
-		} catch (e) {
-			return false;
-		}
-	});
+	return workersOf(stack.dir, stack.pid('fcgi_app'), 'fcgi.sock',
+	    'login.sock');
 }
 
 // The daemon's batch counts of the main lane (admin socket "batches"):
@@ -108,43 +80,9 @@ function mainHealth() {
 	});
 }
 
-// A worker at work (not blocked in read() on its kept connection: in the
-// database, or running), else the first one.
+// A worker at work (in the database, or running), else the first one.
 function busyWorker(pids) {
-	for (const pid of pids) {
-		try {
-			const nr = fs.readFileSync(`/proc/${pid}/syscall`, 'utf8')
-			    .split(' ')[0];
-			if (nr !== '0')
-				return pid;
-		} catch (e) {
-			// gone
-		}
-	}
-	return pids[0];
-}
-
-// Until every worker of pids has waited in read() on its kept connection
-// for a while: no batch in flight, so the next one goes straight to one.
-async function quiet(pids) {
-	let polls = 0;
-	await until(() => {
-		const idle = pids.every((pid) => {
-			try {
-				return fs.readFileSync(`/proc/${pid}/syscall`, 'utf8')
-				    .split(' ')[0] === '0';
-			} catch (e) {
-				return false;
-			}
-		});
-		polls = idle ? polls + 1 : 0;
-		return polls >= 10;
-	}, 'the daemon\'s workers to be idle');
-}
-
-function signalAll(pids, sig) {
-	for (const pid of pids)
-		process.kill(pid, sig);
+	return pids.find((pid) => !waitsInRead(pid)) ?? pids[0];
 }
 
 describe('batches', { skip }, () => {
@@ -290,14 +228,8 @@ describe('batches', { skip }, () => {
 			const workers = stopped;
 			stopped = [];
 			assertSuccess(await ca.next(), 'list_friend_return');
-			victim = await until(() => workers.find((pid) => {
-				try {
-					return fs.readFileSync(`/proc/${pid}/syscall`,
-					    'utf8').split(' ')[0] !== '0';
-				} catch (e) {
-					return false;
-				}
-			}), 'the worker holding the ack and the send');
+			victim = await until(() => workers.find((pid) =>
+			    !waitsInRead(pid)), 'the worker holding the ack and the send');
 			process.kill(victim, 'SIGKILL');
 			await until(() => !alive(victim), 'the worker to die');
 			await db.query('UNLOCK TABLES');
@@ -348,14 +280,8 @@ describe('batches', { skip }, () => {
 			signalAll(stopped, 'SIGCONT');
 			stopped = [];
 			assertSuccess(await cb.next(), 'list_friend_return');
-			await until(() => workers.some((pid) => {
-				try {
-					return fs.readFileSync(`/proc/${pid}/syscall`,
-					    'utf8').split(' ')[0] !== '0';
-				} catch (e) {
-					return false;
-				}
-			}), 'the batch to wait for our lock');
+			await until(() => workers.some((pid) => !waitsInRead(pid)),
+			    'the batch to wait for our lock');
 			await sleep(200);
 			await db.query(`UPDATE messages SET acked_at = NOW(3) WHERE id = ${
 			    BigInt(m.msg_id)}`);

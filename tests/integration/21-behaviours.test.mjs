@@ -21,6 +21,9 @@ import {
 import { canStartOwnStack, startOwnStack } from '../lib/own-stack.mjs';
 import { alive, children, until } from '../lib/stack.mjs';
 import { drain, login, loggedIn } from '../lib/users.mjs';
+import {
+	quiet, signalAll, socketInodes, workersOf,
+} from '../lib/workers.mjs';
 
 const skip = canStartOwnStack() ? false :
     'needs fcgi_app and push_daemon built (make SAN=1 all)';
@@ -50,28 +53,6 @@ function withDescendants(pid) {
 	for (let i = 0; i < all.length; i++)
 		all.push(...children(all[i]));
 	return all;
-}
-
-// The socket inodes pid holds open.
-function socketInodes(pid) {
-	const out = [];
-	let fds;
-	try {
-		fds = fs.readdirSync(`/proc/${pid}/fd`);
-	} catch (e) {
-		return out;
-	}
-	for (const fd of fds) {
-		try {
-			const m = /^socket:\[(\d+)\]$/.exec(
-			    fs.readlinkSync(`/proc/${pid}/fd/${fd}`));
-			if (m)
-				out.push(m[1]);
-		} catch (e) {
-			// closed meanwhile
-		}
-	}
-	return out;
 }
 
 // Every TCP socket in LISTEN (0A) and every bound UDP socket of the
@@ -128,50 +109,9 @@ function comm(pid) {
 	}
 }
 
-// Inode of the listening Unix socket at sockPath.
-function unixListener(sockPath) {
-	for (const line of fs.readFileSync('/proc/net/unix', 'utf8')
-	    .split('\n').slice(1)) {
-		const f = line.trim().split(/\s+/);
-		if (f.length >= 8 && f[7] === sockPath && f[3] === '00010000')
-			return f[6];
-	}
-	throw new Error(`nothing listens on ${sockPath}`);
-}
-
-// The workers holding the listener of run/<sock> (fcgi.sock: the main
-// lane, login.sock: the login lane).
-function workersOf(sock) {
-	const inode = unixListener(path.join(stack.dir, 'run', sock));
-	return children(stack.pid('fcgi_app')).filter((pid) =>
-	    socketInodes(pid).includes(inode));
-}
-
-function signalAll(pids, sig) {
-	for (const pid of pids)
-		process.kill(pid, sig);
-}
-
-// True when every one of pids waits in read() on its kept connection.
-function idle(pids) {
-	return pids.every((pid) => {
-		try {
-			return fs.readFileSync(`/proc/${pid}/syscall`, 'utf8')
-			    .split(' ')[0] === '0';
-		} catch (e) {
-			return false;
-		}
-	});
-}
-
-// Until pids have all been idle for ten polls in a row.
-async function quiet(pids) {
-	let polls = 0;
-	await until(() => {
-		polls = idle(pids) ? polls + 1 : 0;
-		return polls >= 10;
-	}, 'the workers to be idle');
-}
+// The workers holding the listener of run/<sock>.
+const workersOfSock = (sock) => workersOf(stack.dir, stack.pid('fcgi_app'),
+    sock);
 
 // Polls u's friend list on c until friend f shows online.
 async function untilOnline(c, u, f, timeout = 5000) {
@@ -328,7 +268,7 @@ describe('behaviours', { skip }, () => {
 			// in flight.  The `closed` owed to that orphaned request
 			// (push_daemon/conn.c, conn_notify_closed) is what takes
 			// the row away again.
-			const login = workersOf('login.sock');
+			const login = workersOfSock('login.sock');
 			await quiet(login);
 			stopped = login;
 			signalAll(login, 'SIGSTOP');
@@ -338,7 +278,7 @@ describe('behaviours', { skip }, () => {
 			stopped = [];
 			// The login, then its closed (main lane), are handled.
 			await quiet(login);
-			await quiet(workersOf('fcgi.sock'));
+			await quiet(workersOfSock('fcgi.sock'));
 
 			const end = Date.now() + 5000;
 			while (Date.now() < end) {
