@@ -60,15 +60,15 @@ APP_SRCS = fcgi_app/main.c fcgi_app/worker.c fcgi_app/request.c \
 	   fcgi_app/db-message.c fcgi_app/db-presence.c \
 	   fcgi_app/batch.c fcgi_app/batch-parse.c fcgi_app/msgqueue.c \
 	   fcgi_app/daemon.c fcgi_app/metrics.c fcgi_app/stats.c \
-	   fcgi_app/db-metrics.c
+	   fcgi_app/db-metrics.c fcgi_app/db-purge.c fcgi_app/retention.c
 
 # chatctl/: the administrator's tool, on the workers' db code and hashing.
 CTL_SRCS = chatctl/chatctl.c chatctl/cmd-account.c chatctl/cmd-report.c \
 	   chatctl/cmd-purge.c chatctl/date.c chatctl/password.c \
 	   chatctl/daemon.c chatctl/db-admin.c \
 	   fcgi_app/db.c fcgi_app/db-account.c fcgi_app/db-friend.c \
-	   fcgi_app/db-throttle.c fcgi_app/auth.c fcgi_app/packet.c \
-	   fcgi_app/utf8.c
+	   fcgi_app/db-throttle.c fcgi_app/db-purge.c fcgi_app/auth.c \
+	   fcgi_app/packet.c fcgi_app/utf8.c
 
 # Unit tests: tests/unit/<name>.c plus the sources named in <name>_SRCS.
 UNIT_TESTS = test-utf8 test-packet test-cmd test-tcp-frame test-fcgi-record test-ws-handshake

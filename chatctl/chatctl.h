@@ -102,7 +102,6 @@ int	db_admin_disabled(struct db *, uint64_t, int);
 int	db_admin_delete(struct db *, uint64_t, struct deleted *);
 int	db_admin_presence(struct db *, uint64_t account,
 	    int (*)(void *, const struct presence_row *), void *);
-int	db_admin_purge(struct db *, const int [6], int limit, uint64_t *);
 int	db_admin_stats(struct db *, struct stats *);
 
 #endif

@@ -48,7 +48,7 @@ cmd_purge(struct ctl *ctl, int argc, char **argv)
 		return CTL_FAIL;
 	}
 	do {
-		if (db_admin_purge(ctl->db, t, PURGE_BATCH, &n) == -1) {
+		if (db_messages_purge(ctl->db, t, PURGE_BATCH, &n) == -1) {
 			warnx("database error after %" PRIu64 " deleted (see "
 			    "above)", total);
 			return CTL_FAIL;

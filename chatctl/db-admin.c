@@ -1,8 +1,8 @@
 /*
  * The statements only chatctl runs, on the workers' db.c: setting a
  * password or the disabled flag, erasing an account, reading presence and
- * the counts of stats, and purging delivered messages.  Everything else
- * chatctl needs (creating and reading accounts, friend lists) is the
+ * the counts of stats.  Everything else chatctl needs (creating and
+ * reading accounts, friend lists, purging delivered messages) is the
  * workers' own db-*.c, so the tool and the service cannot disagree on SQL.
  */
 #include <string.h>
@@ -141,44 +141,6 @@ db_admin_presence(struct db *db, uint64_t account,
 	}
 	db_done(st);
 	return rc;
-}
-
-/*
- * delivered_at < X is never true of a message still waiting (NULL), so
- * nothing a recipient has not had goes.  There is no index on delivered_at
- * (every delivery would pay for it); the scan runs in id order, where the
- * old rows are, and a LIMIT keeps each transaction and its locks short.
- */
-static const char sql_purge[] =
-    "DELETE FROM messages WHERE delivered_at < ? ORDER BY id LIMIT ?";
-
-/*
- * Deletes at most limit messages delivered before the UTC time t (year,
- * month, day, hour, minute, second); *n says how many went.
- */
-int
-db_admin_purge(struct db *db, const int t[6], int limit, uint64_t *n)
-{
-	MYSQL_BIND	 params[2];
-	MYSQL_STMT	*st;
-	MYSQL_TIME	 before;
-
-	memset(params, 0, sizeof(params));
-	memset(&before, 0, sizeof(before));
-	before.year = (unsigned int)t[0];
-	before.month = (unsigned int)t[1];
-	before.day = (unsigned int)t[2];
-	before.hour = (unsigned int)t[3];
-	before.minute = (unsigned int)t[4];
-	before.second = (unsigned int)t[5];
-	before.time_type = MYSQL_TIMESTAMP_DATETIME;
-	db_bind_time(&params[0], &before);
-	db_bind_int(&params[1], &limit);
-	if ((st = db_exec(db, DB_ADMIN_PURGE, sql_purge, params, NULL)) == NULL)
-		return -1;
-	*n = mysql_stmt_affected_rows(st);
-	db_done(st);
-	return 0;
 }
 
 /* One statement, so that the counts are of one moment. */

@@ -14,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 #include <cJSON.h>
 
@@ -238,6 +239,9 @@ void		 db_set_timer(struct db *, void (*)(void *, int, double),
 int		 db_message_counts(struct db *, uint64_t *stored,
 		    uint64_t *waiting);
 int		 db_ping(struct db *);
+/* db-purge.c: chatctl purge and message_retention_days (retention.c). */
+int		 db_messages_purge(struct db *, const int before[6], int limit,
+		    uint64_t *deleted);
 int		 db_account_create(struct db *, const char *username,
 		    const char *hash, uint64_t *id);
 int		 db_account_get(struct db *, uint64_t, struct account *);
@@ -408,5 +412,10 @@ enum worker_role {
 };
 void	 worker_main(const struct config *, struct stats *, int listen_fd,
 	    enum worker_role);
+
+/* retention.c: message_retention_days, run in a child of the master. */
+#define RETENTION_INTERVAL	3600	/* s between two purges */
+void	 retention_cutoff(time_t now, int days, int before[6]);
+int	 retention_purge(const struct config *, time_t now);
 
 #endif

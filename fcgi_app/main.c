@@ -13,7 +13,9 @@
  * taken synchronously with sigtimedwait(), so there is no handler and no
  * race between "a child died" and "stop".  Children are signalled by PID,
  * never by process group: the master may share its group with the script
- * that started it.
+ * that started it.  With message_retention_days set, it also forks a
+ * short-lived child each RETENTION_INTERVAL that deletes old delivered
+ * messages (retention.c).
  */
 #include <sys/prctl.h>
 #include <sys/resource.h>
@@ -54,6 +56,8 @@ struct slot {
 static struct slot	slots[WORKERS_MAX];
 static int		nslots;
 static struct stats	*stats;		/* shared with every worker */
+static pid_t		purge_pid;	/* retention's child; 0: none */
+static time_t		purge_at;	/* when the next one may fork */
 
 /*
  * Refuses to take the socket from a running instance; removes a socket
@@ -137,29 +141,43 @@ slots_init(const struct config *cf, int batch_fd, int login_fd, int api_fd)
 	}
 }
 
-static void
-worker_start(const struct config *cf, struct slot *s, const sigset_t *oldmask)
+/*
+ * fork() for a worker (keep_fd: the socket it serves) or the retention
+ * child (-1: none); in the child, the master's signal set is undone.
+ */
+static pid_t
+child_fork(const sigset_t *oldmask, int keep_fd)
 {
 	pid_t	pid;
 	int	i;
 
-	if ((pid = fork()) == -1) {
+	if ((pid = fork()) != 0)
+		return pid;
+	sigprocmask(SIG_SETMASK, oldmask, NULL);
+	/* Ctrl-C is the master's to handle; it stops us by PID. */
+	signal(SIGINT, SIG_IGN);
+	/* Do not outlive a master killed with SIGKILL. */
+	prctl(PR_SET_PDEATHSIG, SIGTERM);
+	if (getppid() == 1)
+		_exit(0);
+	/* The other sockets are not this child's to serve. */
+	for (i = 0; i < nslots; i++)
+		if (slots[i].fd != keep_fd)
+			close(slots[i].fd);
+	return 0;
+}
+
+static void
+worker_start(const struct config *cf, struct slot *s, const sigset_t *oldmask)
+{
+	pid_t	pid;
+
+	if ((pid = child_fork(oldmask, s->fd)) == -1) {
 		log_warn("fork");
 		s->restart_at = time(NULL) + RESTART_DELAY;
 		return;
 	}
 	if (pid == 0) {
-		sigprocmask(SIG_SETMASK, oldmask, NULL);
-		/* Ctrl-C is the master's to handle; it stops us by PID. */
-		signal(SIGINT, SIG_IGN);
-		/* Do not outlive a master killed with SIGKILL. */
-		prctl(PR_SET_PDEATHSIG, SIGTERM);
-		if (getppid() == 1)
-			_exit(0);
-		/* The other sockets are not this worker's to serve. */
-		for (i = 0; i < nslots; i++)
-			if (slots[i].fd != s->fd)
-				close(slots[i].fd);
 		if (s->nice != 0 && setpriority(PRIO_PROCESS, 0, s->nice) == -1)
 			log_warn("setpriority");
 		worker_main(cf, stats, s->fd, s->role);
@@ -169,6 +187,31 @@ worker_start(const struct config *cf, struct slot *s, const sigset_t *oldmask)
 	log_debug("worker %ld started", (long)pid);
 }
 
+/*
+ * A purge at start and then each RETENTION_INTERVAL, one at a time, at the
+ * login workers' CPU priority: it is never urgent.
+ */
+static void
+purge_start(const struct config *cf, const sigset_t *oldmask)
+{
+	pid_t	pid;
+	time_t	now = time(NULL);
+
+	if (cf->message_retention_days == 0 || purge_pid != 0 || now < purge_at)
+		return;
+	purge_at = now + RETENTION_INTERVAL;
+	if ((pid = child_fork(oldmask, -1)) == -1) {
+		log_warn("fork");
+		return;
+	}
+	if (pid == 0) {
+		if (setpriority(PRIO_PROCESS, 0, LOGIN_NICE) == -1)
+			log_warn("setpriority");
+		_exit(retention_purge(cf, now) == 0 ? 0 : 1);
+	}
+	purge_pid = pid;
+}
+
 /* Notes a dead worker; one that died young restarts after a pause. */
 static void
 worker_reaped(pid_t pid, int status, int stopping)
@@ -176,6 +219,14 @@ worker_reaped(pid_t pid, int status, int stopping)
 	time_t	now = time(NULL);
 	int	i;
 
+	if (pid == purge_pid) {
+		/* retention.c logged what went wrong; the next try is due. */
+		purge_pid = 0;
+		if (WIFSIGNALED(status) && !stopping)
+			log_warnx("retention purge %ld killed by signal %d",
+			    (long)pid, WTERMSIG(status));
+		return;
+	}
 	for (i = 0; i < nslots; i++) {
 		if (slots[i].pid != pid)
 			continue;
@@ -217,7 +268,7 @@ workers_running(void)
 	for (i = 0; i < nslots; i++)
 		if (slots[i].pid != 0)
 			n++;
-	return n;
+	return n + (purge_pid != 0);
 }
 
 /* SIGTERM to every worker by PID, then wait; SIGKILL the late ones. */
@@ -231,11 +282,15 @@ workers_stop(const sigset_t *set)
 	for (i = 0; i < nslots; i++)
 		if (slots[i].pid != 0)
 			kill(slots[i].pid, SIGTERM);
+	if (purge_pid != 0)
+		kill(purge_pid, SIGTERM);
 	while (workers_running() > 0) {
 		if (time(NULL) >= deadline) {
 			for (i = 0; i < nslots; i++)
 				if (slots[i].pid != 0)
 					kill(slots[i].pid, SIGKILL);
+			if (purge_pid != 0)
+				kill(purge_pid, SIGKILL);
 			deadline += STOP_TIMEOUT;
 		}
 		(void)sigtimedwait(set, NULL, &ts);
@@ -259,10 +314,14 @@ master_run(const struct config *cf)
 	log_info("listening on %s with %d workers, %s with %d, %s with %d",
 	    cf->fcgi_socket, cf->workers, cf->login_socket, cf->login_workers,
 	    cf->api_socket, cf->api_workers);
+	if (cf->message_retention_days > 0)
+		log_info("retention: delivered messages are kept %d days",
+		    cf->message_retention_days);
 	for (;;) {
 		for (i = 0; i < nslots; i++)
 			if (slots[i].pid == 0 && slots[i].restart_at <= time(NULL))
 				worker_start(cf, &slots[i], &oldmask);
+		purge_start(cf, &oldmask);
 		sig = sigtimedwait(&set, NULL, &ts);
 		if (sig == SIGTERM || sig == SIGINT)
 			break;

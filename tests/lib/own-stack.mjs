@@ -24,7 +24,7 @@ const TOP = path.resolve(path.dirname(fileURLToPath(import.meta.url)),
     '../..');
 const SANITIZER_RE = /ERROR: (Address|Leak)Sanitizer|runtime error:|SUMMARY: UndefinedBehaviorSanitizer/;
 
-function buildDir() {
+export function buildDir() {
 	if (process.env.CHAT_TEST_BUILD)
 		return path.resolve(TOP, process.env.CHAT_TEST_BUILD);
 	if (HAVE_STACK_DIR) {
