@@ -16,25 +16,28 @@
 
 #define INT_ENTRY(n, lo, hi, def, h) \
 	{ #n, CONFIG_INT, lo, hi, def, NULL, \
-	    offsetof(struct config, n), sizeof(int), h }
-#define STR_ENTRY(n, def, h) \
+	    offsetof(struct config, n), sizeof(int), h, NULL }
+#define STR_ENTRY(n, def, h) STR_HOST(n, def, NULL, h)
+/* host: the value etc/chat.conf.example sets on a production host. */
+#define STR_HOST(n, def, host, h) \
 	{ #n, CONFIG_STRING, 0, sizeof(((struct config *)0)->n) - 1, 0, def, \
-	    offsetof(struct config, n), sizeof(((struct config *)0)->n), h }
+	    offsetof(struct config, n), sizeof(((struct config *)0)->n), h, \
+	    host }
 
 const struct config_entry config_table[] = {
-	STR_ENTRY(fcgi_socket, "var/run/fcgi.sock",
+	STR_HOST(fcgi_socket, "var/run/fcgi.sock", "/run/chat/fcgi.sock",
 	    "Unix socket the workers take the push daemon's batches on; it "
 	    "carries identities, so only the service's user may reach it"),
-	STR_ENTRY(login_socket, "var/run/login.sock",
+	STR_HOST(login_socket, "var/run/login.sock", "/run/chat/login.sock",
 	    "Unix socket the login workers take the daemon's logins on; "
 	    "the service's user's alone, like fcgi_socket"),
-	STR_ENTRY(api_socket, "var/run/api.sock",
+	STR_HOST(api_socket, "var/run/api.sock", "/run/chat/api.sock",
 	    "Unix socket the workers take nginx's /api/ requests on"),
-	STR_ENTRY(ws_socket, "var/run/ws.sock",
+	STR_HOST(ws_socket, "var/run/ws.sock", "/run/chat/ws.sock",
 	    "Unix socket the daemon takes nginx's WebSocket proxy on"),
-	STR_ENTRY(tcp_socket, "var/run/tcp.sock",
+	STR_HOST(tcp_socket, "var/run/tcp.sock", "/run/chat/tcp.sock",
 	    "Unix socket the daemon takes nginx's stream proxy on"),
-	STR_ENTRY(socket_group, "",
+	STR_HOST(socket_group, "", "chat-web",
 	    "group that may connect to ws_socket, tcp_socket and api_socket "
 	    "(nginx's, e.g. www-data); empty: the service's own group. "
 	    "fcgi_socket is the service's user's alone"),
@@ -44,12 +47,14 @@ const struct config_entry config_table[] = {
 	STR_ENTRY(node_name, "node1",
 	    "name of this node in presence rows"),
 
-	STR_ENTRY(db_socket, "",
+	STR_HOST(db_socket, "", "/run/mysqld/mysqld.sock",
 	    "MariaDB Unix socket; empty to use db_host and db_port"),
 	STR_ENTRY(db_host, "127.0.0.1", "MariaDB host"),
 	INT_ENTRY(db_port, 1, 65535, 3306, "MariaDB port"),
 	STR_ENTRY(db_user, "chat", "MariaDB user"),
-	STR_ENTRY(db_password, "", "MariaDB password"),
+	STR_HOST(db_password, "", CONFIG_PLACEHOLDER,
+	    "MariaDB password; put one holding '#' or spaces in quotes "
+	    "(\\\" for a quote inside)"),
 	STR_ENTRY(db_name, "chat", "MariaDB database"),
 
 	INT_ENTRY(workers, 1, 128, 4,
@@ -116,7 +121,7 @@ const struct config_entry config_table[] = {
 	    "1: connections on tcp_socket start with a PROXY v1 line (nginx "
 	    "proxy_protocol on) naming the client address"),
 
-	{ NULL, CONFIG_INT, 0, 0, 0, NULL, 0, 0, NULL }
+	{ NULL, CONFIG_INT, 0, 0, 0, NULL, 0, 0, NULL, NULL }
 };
 
 static const struct config_entry *
@@ -341,7 +346,7 @@ config_print(const struct config *cf, FILE *fp)
 static void __attribute__((noreturn))
 config_usage(const char *progname)
 {
-	fprintf(stderr, "usage: %s -f config [-d] [-n]\n", progname);
+	fprintf(stderr, "usage: %s -f config [-d] [-n] | -e\n", progname);
 	exit(1);
 }
 
@@ -349,6 +354,7 @@ config_usage(const char *progname)
  * The start of both programs' main(): parses -f FILE [-d] [-n], starts
  * logging, and loads FILE over the defaults.  A bad file ends the program
  * with "file:line: reason".  Returns 1 when -n asked only for a check.
+ * -e prints the example configuration (config-example.c) and exits.
  */
 int
 config_from_args(struct config *cf, int argc, char **argv,
@@ -358,11 +364,14 @@ config_from_args(struct config *cf, int argc, char **argv,
 	int		 ch, debug = 0, check = 0, line;
 
 	*path = NULL;
-	while ((ch = getopt(argc, argv, "df:n")) != -1) {
+	while ((ch = getopt(argc, argv, "def:n")) != -1) {
 		switch (ch) {
 		case 'd':
 			debug = 1;
 			break;
+		case 'e':
+			config_example(stdout);
+			exit(fflush(stdout) == 0 && !ferror(stdout) ? 0 : 1);
 		case 'f':
 			*path = optarg;
 			break;

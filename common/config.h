@@ -77,6 +77,7 @@ struct config_entry {
 	size_t			 offset;	/* into struct config */
 	size_t			 size;		/* CONFIG_STRING: buffer */
 	const char		*help;
+	const char		*example;	/* for a host; NULL: default */
 };
 
 extern const struct config_entry config_table[];
@@ -91,6 +92,7 @@ int	config_read(struct config *, FILE *, const char **errstr, int *line);
 int	config_set(struct config *, const char *name, const char *value,
 	    const char **errstr);
 void	config_print(const struct config *, FILE *);
+void	config_example(FILE *);
 int	config_admin_socket(const struct config *, char *, size_t);
 int	config_from_args(struct config *, int argc, char **argv,
 	    const char *progname, const char **path);

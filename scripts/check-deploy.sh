@@ -3,8 +3,8 @@
 # them there: nginx -t on nginx/chat-site.conf and nginx/chat-stream.conf
 # inside a minimal nginx.conf like Debian's, systemd-analyze verify on
 # deploy/systemd/*.service (pointed at this checkout's binaries, since
-# verify wants the ExecStart programs to exist), and mandoc -T lint on the
-# man pages.
+# verify wants the ExecStart programs to exist), that etc/chat.conf.example
+# is the one the programs write, and mandoc -T lint on the man pages.
 #
 #   scripts/check-deploy.sh [--build B]
 #
@@ -84,6 +84,16 @@ if command -v systemd-analyze >/dev/null; then
 else
 	echo "SKIP systemd-analyze verify: no systemd-analyze (make deps)"
 fi
+# etc/chat.conf.example is what `fcgi_app -e` writes from the settings
+# table: a setting added, renamed or re-bounded in common/config.c without
+# `make example-config` fails here, so the example cannot drift.
+example_matches() {
+	"$top/$build/fcgi_app" -e >"$work/example" &&
+	    diff -u "$top/etc/chat.conf.example" "$work/example" ||
+	    { echo "run make example-config"; return 1; }
+}
+check "etc/chat.conf.example is fcgi_app -e's" example_matches
+
 # Warnings count: man(1) renders a page with them, but not as meant.
 if command -v mandoc >/dev/null; then
 	check "mandoc -T lint: chatctl/chatctl.8" \

@@ -406,6 +406,58 @@ test_print_reads_back(void **state)
 	free(text);
 }
 
+/*
+ * The example (config_example) names every setting once, loads back to
+ * the defaults but for its host values, and only its placeholder password
+ * stops it: the file a host starts from is never refused for anything
+ * else, and never silently runs with "change-me".
+ */
+static void
+test_example(void **state)
+{
+	const struct config_entry	*e;
+	struct config			 cf, want;
+	struct load			 l;
+	char				*text = NULL, *at, line[128];
+	size_t				 len = 0;
+	FILE				*fp;
+
+	(void)state;
+	fp = open_memstream(&text, &len);
+	assert_non_null(fp);
+	config_example(fp);
+	fclose(fp);
+	for (e = config_table; e->name != NULL; e++) {
+		snprintf(line, sizeof(line), "\n%s%s =",
+		    e->example != NULL ? "" : "#", e->name);
+		assert_non_null(at = strstr(text, line));
+		assert_null(strstr(at + 1, line));
+	}
+
+	config_defaults(&cf);
+	l = load_text(&cf, text);
+	assert_int_equal(l.rc, -1);
+	assert_string_equal(l.errstr,
+	    "db_password is still the example's placeholder");
+
+	/* The same text with a real password loads whole. */
+	at = strstr(text, "db_password = " CONFIG_PLACEHOLDER);
+	assert_non_null(at);
+	memcpy(at + strlen("db_password = "), "\"#a b\"  ", 9);
+	config_defaults(&cf);
+	l = load_text(&cf, text);
+	assert_int_equal(l.rc, 0);
+	config_defaults(&want);
+	for (e = config_table; e->name != NULL; e++)
+		if (e->example != NULL)
+			snprintf((char *)&want + e->offset, e->size, "%s",
+			    e->example);
+	memset(want.db_password, 0, sizeof(want.db_password));
+	snprintf(want.db_password, sizeof(want.db_password), "#a b");
+	assert_memory_equal(&cf, &want, sizeof(cf));
+	free(text);
+}
+
 int
 main(void)
 {
@@ -427,6 +479,7 @@ main(void)
 		cmocka_unit_test(test_missing_file),
 		cmocka_unit_test(test_set),
 		cmocka_unit_test(test_print_reads_back),
+		cmocka_unit_test(test_example),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
