@@ -11,6 +11,7 @@
 CC	?= cc
 HTTP_PORT ?= 8080
 TCP_PORT  ?= 9000
+LOG_MAX_KIB ?= 10240
 
 # Each program links only what it uses: the daemon needs no database,
 # FastCGI server or hashing library, the workers no event loop.
@@ -216,7 +217,8 @@ deps:
 
 run: deps
 	@$(MAKE) --no-print-directory all
-	@scripts/stack.sh run --http-port $(HTTP_PORT) --tcp-port $(TCP_PORT)
+	@scripts/stack.sh run --http-port $(HTTP_PORT) --tcp-port $(TCP_PORT) \
+	    --log-max $(LOG_MAX_KIB)
 
 test: deps
 	@$(MAKE) --no-print-directory SAN=1 all unit-bin

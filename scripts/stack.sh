@@ -4,8 +4,11 @@
 #
 #   stack.sh start --http-port P --tcp-port Q [--dir DIR] [--build B]
 #                  [--workers N] [--test-cost] [--set name=value]...
-#   stack.sh run   (same options)   start, print where it listens, wait;
-#                                   Ctrl-C or SIGTERM stops it all
+#   stack.sh run   (same options) [--log-max KIB] [--log-check SECS]
+#                                   start, print where it listens, wait;
+#                                   Ctrl-C or SIGTERM stops it all.  Each
+#                                   log past KIB (10240) is moved to
+#                                   NAME.log.1, checked every SECS (10)
 #   stack.sh stop  [--dir DIR]      stop what start recorded in DIR/pids
 #   stack.sh restart-daemon [--dir DIR] [--signal SIG] [--build B]
 #                                   stop the push daemon (SIGTERM, or SIG:
@@ -41,7 +44,7 @@ die() {
 }
 
 usage() {
-	sed -n '4,14p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '4,17p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -57,6 +60,8 @@ workers=4
 test_cost=0
 signal=TERM
 sets=()
+log_max=10240
+log_check=10
 
 while [ $# -gt 0 ]; do
 	case $1 in
@@ -68,6 +73,8 @@ while [ $# -gt 0 ]; do
 	--test-cost) test_cost=1; shift ;;
 	--set) sets+=("${2:?}"); shift 2 ;;
 	--signal) signal=${2:?}; shift 2 ;;
+	--log-max) log_max=${2?}; shift 2 ;;
+	--log-check) log_check=${2?}; shift 2 ;;
 	*) usage ;;
 	esac
 done
@@ -76,6 +83,11 @@ case $cmd in
 start|run|stop|restart-daemon) ;;
 *) usage ;;
 esac
+case "$log_max:$log_check" in
+:*|*:|*[!0-9:]*) die "--log-max and --log-check take whole numbers" ;;
+esac
+[ "$log_max" -gt 0 ] && [ "$log_check" -gt 0 ] ||
+    die "--log-max and --log-check must be over 0"
 
 mkdir -p "$dir"
 dir=$(cd "$dir" && pwd)
@@ -429,6 +441,27 @@ start() {
 	trap - EXIT
 }
 
+# --- run's logs -------------------------------------------------------------
+
+# make run may be left running for weeks: a log past log_max KiB is copied
+# to NAME.log.1 (replacing the one before) and emptied in place, so each
+# log holds at most about twice log_max.  Every program here writes its log
+# with O_APPEND (the >> of start_programs, nginx's and MariaDB's own
+# opens), so its next line lands at the new end; the lines written between
+# the copy and the truncation are lost, as with logrotate's copytruncate.
+log_cap() {
+	local f size
+	while sleep "$log_check"; do
+		for f in "$log_dir"/*.log; do
+			[ -f "$f" ] || continue
+			size=$(stat -c %s -- "$f") || continue
+			if [ "$size" -gt $((log_max * 1024)) ]; then
+				cp -- "$f" "$f.1" && : >"$f"
+			fi
+		done
+	done
+}
+
 # --- restart-daemon --------------------------------------------------------
 
 # The push daemon alone goes down (a crash with --signal KILL) and comes
@@ -477,8 +510,12 @@ start)
 run)
 	start
 	trap 'echo; echo "$prog: stopping"; stop_all; exit 0' INT TERM HUP
+	# Recorded last, so stop_all stops it first.
+	log_cap &
+	record_pid 9-log_cap $!
 	where
-	echo "Logs in $log_dir; Ctrl-C stops everything."
+	echo "Logs in $log_dir (each kept under ${log_max} KiB, the rest" \
+	    "in NAME.log.1); Ctrl-C stops everything."
 	# Returns when a signal arrives or one of the programs exits.
 	wait -n || true
 	echo "$prog: a program exited; stopping (see $log_dir)" >&2

@@ -50,7 +50,7 @@ export function canStartOwnStack() {
 }
 
 // Two free loopback ports, from the kernel.
-function freePorts() {
+export function freePorts() {
 	const one = () => new Promise((resolve, reject) => {
 		const s = net.createServer();
 		s.once('error', reject);
