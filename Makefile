@@ -246,21 +246,63 @@ bench: all $(B)/bench
 	@$(foreach k,$(BENCH_KNOBS),$(if $($(k)),$(k)='$($(k))')) \
 	    bench/run.sh --build $(B) --nostore-build $(NOSTORE_B)
 
-# A production host: binaries, migrations, the man page and docs under
-# PREFIX.
+# A production host: everything INSTALL.md's steps use.  Programs, the
+# man page, migrations, the web client, the nginx and Apache files and the
+# docs go under PREFIX; the units where systemd looks under PREFIX
+# (/usr/local/lib/systemd/system), naming PREFIX's programs; the logrotate
+# file under SYSCONFDIR.  Nothing in /etc/chat, /etc/nginx or the database
+# is touched: those steps are the operator's (INSTALL.md).
 PREFIX	?= /usr/local
+SYSCONFDIR ?= /etc
+LOGDIR	?= /var/log/chat
 MANDIR	?= $(PREFIX)/share/man
+SHARE	 = $(PREFIX)/share/chat
+UNITDIR	?= $(PREFIX)/lib/systemd/system
+DOCDIR	 = $(PREFIX)/share/doc/chat
+INSTALL_PROGRAMS = push_daemon fcgi_app chatctl
+INSTALL_UNITS = chat-fcgi.service chat-push.service
+INSTALL_NGINX = $(wildcard nginx/chat-site.conf nginx/chat-stream*.conf)
+INSTALL_APACHE = $(wildcard deploy/apache/*.conf)
+INSTALL_DOCS = INSTALL.md README.md $(wildcard docs/*.md) \
+	   etc/chat.conf.example
 install: all
-	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(PREFIX)/share/chat/sql \
-	    $(DESTDIR)$(PREFIX)/share/chat/scripts \
-	    $(DESTDIR)$(PREFIX)/share/doc/chat $(DESTDIR)$(MANDIR)/man8
-	install -m 0755 $(B)/push_daemon $(B)/fcgi_app $(B)/chatctl \
+	install -d $(DESTDIR)$(PREFIX)/sbin $(DESTDIR)$(MANDIR)/man8 \
+	    $(DESTDIR)$(SHARE)/sql $(DESTDIR)$(SHARE)/scripts \
+	    $(DESTDIR)$(SHARE)/nginx $(DESTDIR)$(SHARE)/apache \
+	    $(DESTDIR)$(DOCDIR) $(DESTDIR)$(UNITDIR) \
+	    $(DESTDIR)$(SYSCONFDIR)/logrotate.d $(DESTDIR)$(LOGDIR)
+	install -m 0755 $(addprefix $(B)/,$(INSTALL_PROGRAMS)) \
 	    $(DESTDIR)$(PREFIX)/sbin/
 	install -m 0644 chatctl/chatctl.8 $(DESTDIR)$(MANDIR)/man8/
-	install -m 0644 sql/*.sql sql/README.md $(DESTDIR)$(PREFIX)/share/chat/sql/
-	install -m 0755 scripts/migrate.sh $(DESTDIR)$(PREFIX)/share/chat/scripts/
-	install -m 0644 INSTALL.md README.md docs/*.md etc/chat.conf.example \
-	    $(DESTDIR)$(PREFIX)/share/doc/chat/
+	install -m 0644 sql/*.sql sql/README.md $(DESTDIR)$(SHARE)/sql/
+	install -m 0755 scripts/migrate.sh $(DESTDIR)$(SHARE)/scripts/
+	rm -rf $(DESTDIR)$(SHARE)/web
+	cp -R web $(DESTDIR)$(SHARE)/web
+	chmod -R u=rwX,go=rX $(DESTDIR)$(SHARE)/web
+	install -m 0644 $(INSTALL_NGINX) $(DESTDIR)$(SHARE)/nginx/
+	$(if $(INSTALL_APACHE),install -m 0644 $(INSTALL_APACHE) \
+	    $(DESTDIR)$(SHARE)/apache/)
+	for u in $(INSTALL_UNITS); do \
+	    sed -e 's|/usr/local/sbin/|$(PREFIX)/sbin/|g' \
+	        -e 's|/usr/local/share/doc/chat/|$(DOCDIR)/|g' \
+	        -e 's|/var/log/chat/|$(LOGDIR)/|g' \
+	        deploy/systemd/$$u >$(DESTDIR)$(UNITDIR)/$$u && \
+	    chmod 0644 $(DESTDIR)$(UNITDIR)/$$u || exit 1; \
+	done
+	sed 's|/var/log/chat/|$(LOGDIR)/|g' deploy/logrotate/chat \
+	    >$(DESTDIR)$(SYSCONFDIR)/logrotate.d/chat
+	chmod 0644 $(DESTDIR)$(SYSCONFDIR)/logrotate.d/chat
+	install -m 0644 $(INSTALL_DOCS) $(DESTDIR)$(DOCDIR)/
+
+# What install put there, and its folders once empty; never the logs,
+# the configuration or the database.
+uninstall:
+	rm -f $(addprefix $(DESTDIR)$(PREFIX)/sbin/,$(INSTALL_PROGRAMS)) \
+	    $(DESTDIR)$(MANDIR)/man8/chatctl.8 \
+	    $(addprefix $(DESTDIR)$(UNITDIR)/,$(INSTALL_UNITS)) \
+	    $(DESTDIR)$(SYSCONFDIR)/logrotate.d/chat
+	rm -rf $(DESTDIR)$(SHARE) $(DESTDIR)$(DOCDIR)
+	-rmdir $(DESTDIR)$(LOGDIR) 2>/dev/null
 
 # etc/chat.conf.example from the settings table (common/config.c);
 # scripts/check-deploy.sh fails while the committed file differs.
