@@ -94,6 +94,61 @@ example_matches() {
 }
 check "etc/chat.conf.example is fcgi_app -e's" example_matches
 
+# The repository stands alone: a Markdown link of README, INSTALL or docs/
+# that is not a web address names a file of the checkout, and none of them
+# points above it (a reader who cloned it has nothing else).
+docs_stand_alone() {
+	local f target bad=0
+	for f in "$top"/README.md "$top"/INSTALL.md "$top"/docs/*.md \
+	    "$top"/bench/README.md "$top"/sql/README.md; do
+		if grep -n '\.\./shared\|(\.\./' "$f"; then
+			echo "$f: names a path outside the repository"
+			bad=1
+		fi
+		while read -r target; do
+			case $target in
+			http://*|https://*|mailto:*|\#*) continue ;;
+			esac
+			target=${target%%#*}
+			[ -e "$(dirname "$f")/$target" ] && continue
+			echo "$f: link to $target, which is not in the checkout"
+			bad=1
+		done < <(grep -o '\]([^)]*)' "$f" | sed 's/^](//; s/)$//')
+	done
+	return "$bad"
+}
+check "README, INSTALL and docs link only into the repository" \
+    docs_stand_alone
+
+# deploy/logrotate/chat, rotated for real on a scratch copy of its folder
+# while a writer holds the log open in append mode, as systemd's append:
+# does: the copy keeps what was written, the next line lands at the start
+# of the emptied file (no hole of zeros), and a second run with nothing new
+# rotates nothing (notifempty).
+logrotate_works() {
+	local d=$work/logrotate
+	mkdir -p "$d/log" || return
+	sed "s|/var/log/chat/|$d/log/|g" "$top/deploy/logrotate/chat" \
+	    >"$d/chat" || return
+	exec 7>>"$d/log/chat-fcgi.log" || return
+	printf 'line before\n' >&7
+	logrotate -f -s "$d/state" "$d/chat" || return
+	printf 'line after\n' >&7
+	exec 7>&-
+	grep -qx 'line before' "$d/log/chat-fcgi.log.1" || return
+	[ "$(cat "$d/log/chat-fcgi.log")" = 'line after' ] ||
+	    { echo "after rotation: $(od -c "$d/log/chat-fcgi.log" | head -3)"
+	      return 1; }
+	logrotate -s "$d/state" "$d/chat" || return
+	[ ! -e "$d/log/chat-fcgi.log.2" ] && [ ! -e "$d/log/chat-fcgi.log.2.gz" ]
+}
+if command -v logrotate >/dev/null; then
+	check "logrotate: deploy/logrotate/chat rotates an open log" \
+	    logrotate_works
+else
+	echo "SKIP logrotate: no logrotate (make deps)"
+fi
+
 # Warnings count: man(1) renders a page with them, but not as meant.
 if command -v mandoc >/dev/null; then
 	check "mandoc -T lint: chatctl/chatctl.8" \

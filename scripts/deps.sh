@@ -22,6 +22,7 @@ packages=(
 	libcmocka-dev clang
 	systemd		# systemd-analyze, for scripts/check-deploy.sh
 	mandoc		# lints chatctl.8 (scripts/check-deploy.sh)
+	logrotate	# rotates deploy/logrotate/chat (scripts/check-deploy.sh)
 	chromium	# the web client's end-to-end tests (playwright-core drives it)
 	prometheus	# promtool checks /metrics (22-health-metrics).  Large;
 			# on a host running systemd, Debian also starts its
