@@ -62,7 +62,10 @@ APP_SRCS = fcgi_app/main.c fcgi_app/worker.c fcgi_app/request.c \
 	   fcgi_app/db-message.c fcgi_app/db-presence.c \
 	   fcgi_app/batch.c fcgi_app/batch-parse.c fcgi_app/msgqueue.c \
 	   fcgi_app/daemon.c fcgi_app/metrics.c fcgi_app/stats.c \
-	   fcgi_app/db-metrics.c fcgi_app/db-purge.c fcgi_app/retention.c
+	   fcgi_app/db-metrics.c fcgi_app/db-purge.c fcgi_app/retention.c \
+	   fcgi_app/cmd-remove-friend.c fcgi_app/cmd-cancel-friend.c \
+	   fcgi_app/cmd-block.c fcgi_app/cmd-unblock.c \
+	   fcgi_app/cmd-list-blocked.c fcgi_app/db-block.c
 
 # chatctl/: the administrator's tool, on the workers' db code and hashing.
 CTL_SRCS = chatctl/chatctl.c chatctl/cmd-account.c chatctl/cmd-report.c \
@@ -85,7 +88,10 @@ test-cmd_SRCS = fcgi_app/cmd.c fcgi_app/cmd-logon.c fcgi_app/cmd-login.c \
 	   fcgi_app/cmd-add-friend.c fcgi_app/cmd-add-friend-confirm.c \
 	   fcgi_app/cmd-list-friend.c fcgi_app/cmd-send-message.c \
 	   fcgi_app/cmd-ack.c fcgi_app/friend.c fcgi_app/friendlist.c \
-	   fcgi_app/notice.c fcgi_app/msgqueue.c
+	   fcgi_app/notice.c fcgi_app/msgqueue.c \
+	   fcgi_app/cmd-remove-friend.c fcgi_app/cmd-cancel-friend.c \
+	   fcgi_app/cmd-block.c fcgi_app/cmd-unblock.c \
+	   fcgi_app/cmd-list-blocked.c
 UNIT_TESTS += test-friendlist test-addrlimit test-ws-boundary
 test-ws-boundary_SRCS = push_daemon/ws-boundary.c
 test-addrlimit_SRCS = push_daemon/addrlimit.c common/log.c common/shared.c

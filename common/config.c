@@ -91,6 +91,8 @@ const struct config_entry config_table[] = {
 	    "included, before 'rate limited'"),
 	INT_ENTRY(friend_requests_per_day, 1, 1000000, 200,
 	    "friend requests one account may send per day, repeats included"),
+	INT_ENTRY(blocked_max, 1, 1000000, 1000,
+	    "accounts one account may block, before 'too many blocked'"),
 	INT_ENTRY(message_retention_days, 0, 36500, 0,
 	    "days a delivered message is kept, then deleted by the workers' "
 	    "master (at start and hourly); 0 keeps every message.  A message "

@@ -46,6 +46,7 @@ struct config {
 	int	pending_requests_max;		/* friend requests per sender */
 	int	friend_requests_per_minute;	/* per sender, repeats count */
 	int	friend_requests_per_day;
+	int	blocked_max;			/* blocks per account */
 	int	message_retention_days;		/* 0: keep every message */
 
 	/* push_daemon */

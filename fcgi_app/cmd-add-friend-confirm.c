@@ -64,13 +64,16 @@ cmd_add_friend_confirm_tx(struct cmd_ctx *ctx)
 	struct db		*db = ctx->app->db;
 	struct friend_request	 q = { .status = 0 };
 	struct friend_result	 res = { 0, 0, 0, 1 };
-	int			 found_a, status, rc;
+	int			 found_a, status, blocked, rc;
 
 	q.to = ctx->session->account;
 	(void)packet_get_id(ctx->packet, "src", &q.from);
 	if ((rc = friend_lock(db, q.to, q.from, &found_a, NULL)) != 1)
 		return CMD_ERROR;	/* -1, or a logged-in account gone */
 	rc = found_a ? db_request_get(db, q.from, q.to, &q.status) : 0;
+	/* A request from an account B blocks was never shown to B. */
+	if (rc == 1 && (blocked = db_block_get(db, q.to, q.from)) != 0)
+		rc = blocked == 1 ? 0 : -1;
 	if (rc == -1)
 		return CMD_ERROR;
 	if (rc == 0)

@@ -1,8 +1,9 @@
 /*
  * add_friend: A (this connection) asks B (dst).  The gate has checked the
  * login, the field types and that src is A.  Details, first wins: no such
- * user, cannot add yourself, already friends, bad status, too many pending
- * requests, and "rate limited" past friend_requests_per_minute or
+ * user, cannot add yourself, blocked (A blocks B: A unblocks first),
+ * already friends, bad status, too many pending requests, and "rate
+ * limited" past friend_requests_per_minute or
  * friend_requests_per_day (asking the same account again counts too: a
  * repeat is delivered again, so it is as much spam as a new one).
  *
@@ -12,6 +13,10 @@
  * is one transaction with both users rows locked (friend_lock), so two
  * crossing requests are seen one after the other and cannot both stay
  * pending.
+ *
+ * When B blocks A, A is told success as for any request and the request is
+ * stored, but B never sees it: not now, not at login (db_requests_to), and
+ * A's cancel_friend of it answers as for any other.  Nothing tells A.
  */
 #include "fcgi_app.h"
 
@@ -76,7 +81,8 @@ cmd_add_friend_limited(struct cmd_ctx *ctx, uint64_t from, int *limited)
  * copy, and only this one.
  */
 static enum cmd_retval
-cmd_add_friend_ask(struct cmd_ctx *ctx, struct friend_request *q)
+cmd_add_friend_ask(struct cmd_ctx *ctx, struct friend_request *q,
+    int unseen)
 {
 	struct db	*db = ctx->app->db;
 	cJSON		*p;
@@ -106,6 +112,8 @@ cmd_add_friend_ask(struct cmd_ctx *ctx, struct friend_request *q)
 	    db_friend_ask_add(db, q->from) == -1 ||
 	    cmd_success(ctx) != CMD_OK)
 		return CMD_ERROR;
+	if (unseen)
+		return CMD_OK;
 	if ((p = notice_friend_request(q)) == NULL)
 		return CMD_ERROR;
 	rc = reply_send_tracked(ctx->reply, q->to, p, 'q', q->id);
@@ -119,7 +127,7 @@ cmd_add_friend_tx(struct cmd_ctx *ctx)
 {
 	struct db		*db = ctx->app->db;
 	struct friend_request	 q = { .status = 0 };
-	int			 found_b, status, rc;
+	int			 found_b, status, unseen, rc;
 
 	q.from = ctx->session->account;
 	(void)packet_get_id(ctx->packet, "dst", &q.to);
@@ -127,6 +135,12 @@ cmd_add_friend_tx(struct cmd_ctx *ctx)
 		return CMD_ERROR;	/* -1, or a logged-in account gone */
 	if (!found_b)
 		return cmd_fail(ctx, "no such user");
+	if ((rc = db_block_get(db, q.from, q.to)) == -1)
+		return CMD_ERROR;
+	if (rc == 1)
+		return cmd_fail(ctx, "blocked");
+	if ((unseen = db_block_get(db, q.to, q.from)) == -1)
+		return CMD_ERROR;
 	if ((rc = db_friendship_get(db, q.from, q.to, &status)) == -1)
 		return CMD_ERROR;
 	if (rc == 1)
@@ -138,7 +152,7 @@ cmd_add_friend_tx(struct cmd_ctx *ctx)
 		return CMD_ERROR;
 	if (rc == 1)
 		return cmd_add_friend_mutual(ctx, &q, status);
-	return cmd_add_friend_ask(ctx, &q);
+	return cmd_add_friend_ask(ctx, &q, unseen);
 }
 
 static enum cmd_retval

@@ -24,6 +24,11 @@ static const struct cmd_entry *cmd_table[] = {
 	&cmd_list_friend_entry,
 	&cmd_send_message_entry,
 	&cmd_ack_entry,
+	&cmd_remove_friend_entry,
+	&cmd_cancel_friend_entry,
+	&cmd_block_entry,
+	&cmd_unblock_entry,
+	&cmd_list_blocked_entry,
 	NULL
 };
 
@@ -97,6 +102,14 @@ cmd_run(struct app *app, const struct session *s,
 	    (packet_get_id(packet, entry->self, &id) != PACKET_ID_OK ||
 	    id != s->account))
 		return silent ? CMD_OK : cmd_fail(&ctx, "src is not you");
+	/*
+	 * A batch stores its messages at its end (msgqueue.c); a command
+	 * that ends a friendship stores those sent before it first, outside
+	 * its own savepoint, so that it never overtakes them: what was sent
+	 * before a removal is delivered, what comes after it fails.
+	 */
+	if ((entry->flags & CMD_AFTER_SENDS) && app->messages != NULL)
+		(void)msgqueue_flush(app->messages, app->db);
 
 	rv = entry->exec(&ctx);
 	if (rv != CMD_ERROR)

@@ -47,6 +47,32 @@ db_friendship_put(struct db *db, uint64_t a, uint64_t b, int status)
 	return st == NULL ? -1 : 0;
 }
 
+/*
+ * Both directions at once: a friendship never stays one-sided.  Callers
+ * check that it exists first (db_friendship_get): a DELETE that finds
+ * nothing would take a gap lock (see cmd-add-friend.c).
+ */
+static const char sql_friendship_delete[] =
+    "DELETE FROM friendships WHERE (account_id = ? AND friend_id = ?)"
+    " OR (account_id = ? AND friend_id = ?)";
+
+int
+db_friendship_delete(struct db *db, uint64_t a, uint64_t b)
+{
+	MYSQL_BIND	 params[4];
+	MYSQL_STMT	*st;
+
+	memset(params, 0, sizeof(params));
+	db_bind_u64(&params[0], &a);
+	db_bind_u64(&params[1], &b);
+	db_bind_u64(&params[2], &b);
+	db_bind_u64(&params[3], &a);
+	st = db_exec(db, DB_FRIENDSHIP_DELETE, sql_friendship_delete, params,
+	    NULL);
+	db_done(st);
+	return st == NULL ? -1 : 0;
+}
+
 static const char sql_friends_list[] =
     "SELECT f.friend_id, u.username, f.status,"
     " EXISTS (SELECT 1 FROM presence p WHERE p.account_id = f.friend_id)"
@@ -54,7 +80,7 @@ static const char sql_friends_list[] =
     " WHERE f.account_id = ? ORDER BY f.friend_id";
 
 /* Appends one row to a growing array; -1 when memory ran out. */
-static int
+int
 db_friends_append(struct friend **list, size_t *n, size_t *cap,
     const struct friend *f)
 {
@@ -180,10 +206,17 @@ db_requests_sent(struct db *db, uint64_t from, int *count)
 	return found == 1 ? 0 : -1;
 }
 
+/*
+ * A request from an account the recipient blocks stays stored for its
+ * sender's sake (cancel_friend answers as for any other) but is never
+ * shown to the recipient.
+ */
 static const char sql_requests_to[] =
     "SELECT r.id, r.from_id, r.status, u.username"
     " FROM friend_requests r JOIN users u ON u.id = r.from_id"
-    " WHERE r.to_id = ? ORDER BY r.id";
+    " WHERE r.to_id = ? AND NOT EXISTS (SELECT 1 FROM blocks b"
+    "  WHERE b.account_id = r.to_id AND b.blocked_id = r.from_id)"
+    " ORDER BY r.id";
 
 /* Calls cb for each request pending to to, latest ask last; stops at -1. */
 int

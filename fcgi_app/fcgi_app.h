@@ -126,6 +126,7 @@ enum cmd_retval {
 
 #define CMD_LOGGED_IN	0x1		/* refused before login */
 #define CMD_SILENT	0x2		/* never answered, even to refuse */
+#define CMD_AFTER_SENDS	0x4		/* the batch's earlier sends first */
 
 enum cmd_field_type {
 	FIELD_STRING,
@@ -166,6 +167,11 @@ extern const struct cmd_entry	cmd_add_friend_confirm_entry;
 extern const struct cmd_entry	cmd_list_friend_entry;
 extern const struct cmd_entry	cmd_send_message_entry;
 extern const struct cmd_entry	cmd_ack_entry;
+extern const struct cmd_entry	cmd_remove_friend_entry;
+extern const struct cmd_entry	cmd_cancel_friend_entry;
+extern const struct cmd_entry	cmd_block_entry;
+extern const struct cmd_entry	cmd_unblock_entry;
+extern const struct cmd_entry	cmd_list_blocked_entry;
 
 const struct cmd_entry	*cmd_find(const char *);
 enum cmd_retval	 cmd_dispatch(struct app *, const struct session *,
@@ -187,6 +193,9 @@ int		 friend_make(struct db *, const struct friend_request *,
 		    int answer_status, uint64_t *result_id);
 int		 friend_notify(struct reply *, const struct friend_result *,
 		    uint64_t answerer);
+int		 friend_notice(struct reply *, const char *cmd, uint64_t src,
+		    uint64_t dst, const uint64_t *to, size_t n);
+int		 friend_end(struct db *, struct reply *, uint64_t, uint64_t);
 
 /* api.c: an HTTP answer; body is owned by the caller of api_handle() */
 struct api_answer {
@@ -310,7 +319,17 @@ struct presence {
 
 int	 db_friendship_get(struct db *, uint64_t, uint64_t, int *status);
 int	 db_friendship_put(struct db *, uint64_t, uint64_t, int status);
+int	 db_friendship_delete(struct db *, uint64_t, uint64_t);
 int	 db_friends_list(struct db *, uint64_t, struct friend **, size_t *);
+int	 db_friends_append(struct friend **, size_t *n, size_t *cap,
+	    const struct friend *);
+/* db-block.c: who blocks whom (sql/007-blocks.sql) */
+int	 db_block_get(struct db *, uint64_t account, uint64_t blocked);
+int	 db_block_put(struct db *, uint64_t account, uint64_t blocked);
+int	 db_block_delete(struct db *, uint64_t account, uint64_t blocked);
+int	 db_blocks_count(struct db *, uint64_t account, int *count);
+int	 db_blocks_list(struct db *, uint64_t account, struct friend **,
+	    size_t *);
 int	 db_request_get(struct db *, uint64_t from, uint64_t to, int *status);
 int	 db_request_put(struct db *, struct friend_request *);
 int	 db_request_delete(struct db *, uint64_t from, uint64_t to);
@@ -343,13 +362,17 @@ int	 db_presence_delete(struct db *, const char *node, uint64_t conn_id);
 int	 db_presence_clear(struct db *, const char *node);
 
 /* notice.c: packets the server sends unasked, live or by a fetch */
+cJSON	*notice_pair(const char *cmd, uint64_t src, uint64_t dst);
 cJSON	*notice_friend_request(const struct friend_request *);
 cJSON	*notice_friend_result(const struct friend_result *);
 cJSON	*notice_message(const struct message *);
 int	 notice_message_fits(uint64_t src, uint64_t dst, const char *body);
 
-/* friendlist.c: a friend list as list_friend_return packets */
+/* friendlist.c: a friend list as list_friend_return packets, a list of
+ * blocked accounts as list_blocked_return ones */
 int	 friendlist_packets(uint64_t id, const struct friend *, size_t,
+	    int (*emit)(void *, cJSON *), void *);
+int	 blocklist_packets(uint64_t id, const struct friend *, size_t,
 	    int (*emit)(void *, cJSON *), void *);
 
 /* batch-parse.c: one event of a batch from the daemon (envelope.h) */

@@ -93,3 +93,40 @@ friend_notify(struct reply *r, const struct friend_result *res,
 	cJSON_Delete(p);
 	return rc;
 }
+
+/*
+ * The notice {"command":cmd,"src":src,"dst":dst} to every connection of
+ * each account in to (n of them, 0 skipped): remove_friend tells both
+ * sides, cancel_friend the one who was asked.
+ */
+int
+friend_notice(struct reply *r, const char *cmd, uint64_t src, uint64_t dst,
+    const uint64_t *to, size_t n)
+{
+	cJSON	*p;
+	size_t	 i;
+	int	 rc = 0;
+
+	if ((p = notice_pair(cmd, src, dst)) == NULL)
+		return -1;
+	for (i = 0; i < n && rc == 0; i++)
+		if (to[i] != 0)
+			rc = reply_account(r, to[i], p);
+	cJSON_Delete(p);
+	return rc;
+}
+
+/*
+ * Ends the friendship of a and b, both directions, and tells both (the
+ * remove_friend notice, src a): remove_friend, and block, which must look
+ * the same to b.  0, or -1 on error.
+ */
+int
+friend_end(struct db *db, struct reply *r, uint64_t a, uint64_t b)
+{
+	const uint64_t	both[2] = { a, b };
+
+	if (db_friendship_delete(db, a, b) == -1)
+		return -1;
+	return friend_notice(r, "remove_friend", a, b, both, 2);
+}

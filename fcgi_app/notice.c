@@ -38,6 +38,16 @@ notice_new(const char *cmd, uint64_t src, uint64_t dst)
 	return p;
 }
 
+/*
+ * {"command":cmd,"src":src,"dst":dst}: remove_friend and cancel_friend, which
+ * say no more than who ended what.  The caller owns the packet.
+ */
+cJSON *
+notice_pair(const char *cmd, uint64_t src, uint64_t dst)
+{
+	return notice_new(cmd, src, dst);
+}
+
 /* What the recipient of q sees; the caller owns the packet. */
 cJSON *
 notice_friend_request(const struct friend_request *q)

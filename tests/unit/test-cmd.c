@@ -39,8 +39,8 @@ static struct {
 
 	/* friendships, requests: (a, b, status) rows */
 	struct stub_row { uint64_t a, b; int status; } friends[STUB_ROWS],
-			requests[STUB_ROWS];
-	size_t		nfriends, nrequests;
+			requests[STUB_ROWS], blocks[STUB_ROWS];
+	size_t		nfriends, nrequests, nblocks;
 	uint64_t	next_result;
 	uint64_t	next_request;
 	uint64_t	next_message;
@@ -297,6 +297,78 @@ db_friendship_put(struct db *db, uint64_t a, uint64_t b, int status)
 {
 	(void)db;
 	stub_put(stub.friends, &stub.nfriends, a, b, status);
+	return 0;
+}
+
+int
+db_friendship_delete(struct db *db, uint64_t a, uint64_t b)
+{
+	struct stub_row	*r;
+
+	(void)db;
+	if ((r = stub_find(stub.friends, stub.nfriends, a, b)) != NULL)
+		*r = stub.friends[--stub.nfriends];
+	if ((r = stub_find(stub.friends, stub.nfriends, b, a)) != NULL)
+		*r = stub.friends[--stub.nfriends];
+	return 0;
+}
+
+int
+db_block_get(struct db *db, uint64_t a, uint64_t b)
+{
+	(void)db;
+	if (stub.down)
+		return -1;
+	return stub_find(stub.blocks, stub.nblocks, a, b) != NULL;
+}
+
+int
+db_block_put(struct db *db, uint64_t a, uint64_t b)
+{
+	(void)db;
+	stub_put(stub.blocks, &stub.nblocks, a, b, 0);
+	return 0;
+}
+
+int
+db_block_delete(struct db *db, uint64_t a, uint64_t b)
+{
+	struct stub_row	*r;
+
+	(void)db;
+	if ((r = stub_find(stub.blocks, stub.nblocks, a, b)) == NULL)
+		return 0;
+	*r = stub.blocks[--stub.nblocks];
+	return 1;
+}
+
+int
+db_blocks_count(struct db *db, uint64_t a, int *count)
+{
+	size_t	i;
+
+	(void)db;
+	for (*count = 0, i = 0; i < stub.nblocks; i++)
+		*count += stub.blocks[i].a == a;
+	return 0;
+}
+
+int
+db_blocks_list(struct db *db, uint64_t a, struct friend **list, size_t *n)
+{
+	size_t	i;
+
+	(void)db;
+	*n = 0;
+	assert_non_null(*list = calloc(STUB_ROWS, sizeof(**list)));
+	for (i = 0; i < stub.nblocks; i++) {
+		if (stub.blocks[i].a != a)
+			continue;
+		(*list)[*n].id = stub.blocks[i].b;
+		snprintf((*list)[*n].username, USERNAME_SIZE, "%s",
+		    stub.blocks[i].b == 10001 ? "bob" : "carol");
+		(*n)++;
+	}
 	return 0;
 }
 
