@@ -65,7 +65,10 @@ APP_SRCS = fcgi_app/main.c fcgi_app/worker.c fcgi_app/request.c \
 	   fcgi_app/db-metrics.c fcgi_app/db-purge.c fcgi_app/retention.c \
 	   fcgi_app/cmd-remove-friend.c fcgi_app/cmd-cancel-friend.c \
 	   fcgi_app/cmd-block.c fcgi_app/cmd-unblock.c \
-	   fcgi_app/cmd-list-blocked.c fcgi_app/db-block.c
+	   fcgi_app/cmd-list-blocked.c fcgi_app/db-block.c \
+	   fcgi_app/history.c fcgi_app/db-history.c fcgi_app/cmd-history.c \
+	   fcgi_app/cmd-read.c fcgi_app/marks.c fcgi_app/receipt.c \
+	   fcgi_app/presence.c
 
 # chatctl/: the administrator's tool, on the workers' db code and hashing.
 CTL_SRCS = chatctl/chatctl.c chatctl/cmd-account.c chatctl/cmd-report.c \
@@ -91,7 +94,9 @@ test-cmd_SRCS = fcgi_app/cmd.c fcgi_app/cmd-logon.c fcgi_app/cmd-login.c \
 	   fcgi_app/notice.c fcgi_app/msgqueue.c \
 	   fcgi_app/cmd-remove-friend.c fcgi_app/cmd-cancel-friend.c \
 	   fcgi_app/cmd-block.c fcgi_app/cmd-unblock.c \
-	   fcgi_app/cmd-list-blocked.c
+	   fcgi_app/cmd-list-blocked.c fcgi_app/history.c fcgi_app/cmd-history.c \
+	   fcgi_app/cmd-read.c fcgi_app/marks.c fcgi_app/receipt.c \
+	   fcgi_app/presence.c
 UNIT_TESTS += test-friendlist test-addrlimit test-ws-boundary
 test-ws-boundary_SRCS = push_daemon/ws-boundary.c
 test-addrlimit_SRCS = push_daemon/addrlimit.c common/log.c common/shared.c

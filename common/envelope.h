@@ -61,7 +61,8 @@
 /* Answer body, worker -> daemon: {"actions":[{"op":...}, ...]} */
 #define ENV_ACTIONS		"actions"
 #define ENV_OP			"op"
-#define ENV_OP_SEND		"send"		/* "data"; "account" or this conn */
+#define ENV_OP_SEND		"send"		/* "data"; "account" or this conn;
+						   "others": not this conn */
 #define ENV_OP_BIND		"bind"		/* "account", "ack" (bool) */
 #define ENV_OP_UNBIND		"unbind"
 #define ENV_OP_CLOSE		"close"		/* close once output drains */
@@ -70,6 +71,8 @@
 #define ENV_ACCOUNT_FIELD	"account"
 #define ENV_ACK_FIELD		"ack"
 #define ENV_TRACK_FIELD		"track"		/* report back when written */
+#define ENV_OTHERS_FIELD	"others"	/* true: the account's other
+						   connections only */
 #define ENV_AFTER_FIELD		"after"		/* fetch cursor, opaque */
 #define ENV_TRACKS_FIELD	"tracks"	/* written event body */
 

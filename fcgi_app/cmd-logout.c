@@ -4,7 +4,8 @@
  * stays open, logged out.  The logout_return is an extension (the original
  * sent nothing).
  *
- * The connection's presence row goes too: the daemon sends "closed" only
+ * The connection's presence row goes too (presence.c, which tells the
+ * friends when it was the account's last): the daemon sends "closed" only
  * for a connection still bound, so nothing else would remove it.  Failing
  * to do so only leaves a friend shown online; the logout still happens.
  */
@@ -23,13 +24,25 @@ const struct cmd_entry cmd_logout_entry = {
 	.exec = cmd_logout_exec,
 };
 
+/* In a transaction: presence_left() locks the account's users row. */
+static enum cmd_retval
+cmd_logout_presence(struct cmd_ctx *ctx)
+{
+	return presence_left(ctx->app, ctx->session, ctx->reply) == 0 ?
+	    CMD_OK : CMD_ERROR;
+}
+
+/* The logout happens whatever the database says. */
 static enum cmd_retval
 cmd_logout_exec(struct cmd_ctx *ctx)
 {
-	if (db_presence_delete(ctx->app->db, ctx->session->node,
-	    ctx->session->conn_id) == -1)
+	int	mark = reply_count(ctx->reply);
+
+	if (cmd_transaction(ctx, cmd_logout_presence) != CMD_OK) {
 		log_warnx("%s: conn %" PRIu64 ": presence not removed",
 		    __func__, ctx->session->conn_id);
+		reply_truncate(ctx->reply, mark);
+	}
 	if (reply_unbind(ctx->reply) == -1)
 		return CMD_ERROR;
 	log_debug("%s: conn %" PRIu64 " logged out of %" PRIu64, __func__,

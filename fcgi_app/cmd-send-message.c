@@ -3,7 +3,8 @@
  * gate has checked the login, the field types and that src is A.
  * Details, first wins: not friends (A has B as a friend: friendships are
  * made in pairs, so that is the same as B having A), empty message,
- * message too long ("rate limited" is the daemon's).
+ * message too long: the packet B gets, or a history_return holding it
+ * alone, would be over PACKET_MAX ("rate limited" is the daemon's).
  *
  * In a batch the message waits for the batch's end, where it is stored
  * with the others by a few statements (msgqueue.c); alone (no batch), by
@@ -11,7 +12,8 @@
  * committed before A's success, then sent to every
  * connection of B tracked "m<id>": the daemon's written report marks it
  * delivered (event.c); until then, or until acked for a connection in ack
- * mode, every login of B fetches it again.
+ * mode, every login of B fetches it again.  A's other connections get the
+ * "sent" carbon, so that every device of A shows the conversation.
  */
 #include <inttypes.h>
 
@@ -34,6 +36,18 @@ const struct cmd_entry cmd_send_message_entry = {
 	.exec = cmd_send_message_exec,
 };
 
+/* The carbon to A's other connections; history has it if this fails. */
+static void
+cmd_send_message_carbon(struct reply *r, const struct message *m)
+{
+	cJSON	*p;
+
+	if ((p = notice_sent(m)) == NULL || reply_others(r, m->src, p) == -1)
+		log_warnx("%s: message %" PRIu64 ": no carbon", __func__,
+		    m->id);
+	cJSON_Delete(p);
+}
+
 /*
  * Answers A into r and sends m to B once the batch has stored it (stored
  * 1), or found them not friends (0), or failed (-1: nothing was done).
@@ -42,6 +56,7 @@ static void
 cmd_send_message_finish(struct reply *r, const struct message *m,
     int stored)
 {
+	char	 track[MESSAGE_TRACK_SIZE];
 	cJSON	*p;
 
 	if (stored != 1) {
@@ -57,16 +72,19 @@ cmd_send_message_finish(struct reply *r, const struct message *m,
 		    __func__, m->id);
 		return;
 	}
-	if (reply_send_tracked(r, m->dst, p, 'm', m->id) == -1)
+	notice_message_track(m, track, sizeof(track));
+	if (reply_send_track(r, m->dst, p, track) == -1)
 		log_warnx("%s: message %" PRIu64 " stored, not sent live",
 		    __func__, m->id);
 	cJSON_Delete(p);
+	cmd_send_message_carbon(r, m);
 }
 
 /* Stores m if A and B are friends, answers A, and sends m to B. */
 static enum cmd_retval
 cmd_send_message_deliver(struct cmd_ctx *ctx, struct message *m)
 {
+	char	 track[MESSAGE_TRACK_SIZE];
 	cJSON	*p;
 	int	 rc;
 
@@ -82,8 +100,11 @@ cmd_send_message_deliver(struct cmd_ctx *ctx, struct message *m)
 		return CMD_ERROR;
 	if ((p = notice_message(m)) == NULL)
 		return CMD_ERROR;
-	rc = reply_send_tracked(ctx->reply, m->dst, p, 'm', m->id);
+	notice_message_track(m, track, sizeof(track));
+	rc = reply_send_track(ctx->reply, m->dst, p, track);
 	cJSON_Delete(p);
+	if (rc == 0)
+		cmd_send_message_carbon(ctx->reply, m);
 	return rc == 0 ? CMD_OK : CMD_ERROR;
 }
 
@@ -92,7 +113,7 @@ cmd_send_message_exec(struct cmd_ctx *ctx)
 {
 	struct message	 m = { 0, 0, 0, "", NULL };
 	const char	*problem = NULL;
-	int		 status, rc;
+	int		 status, rc = 1;
 
 	m.src = ctx->session->account;
 	m.body = packet_get_str(ctx->packet, "message");
@@ -100,9 +121,11 @@ cmd_send_message_exec(struct cmd_ctx *ctx)
 		return cmd_fail(ctx, "not friends");
 	if (m.body[0] == '\0')
 		problem = "empty message";
-	else if ((rc = notice_message_fits(m.src, m.dst, m.body)) == -1)
+	else if ((rc = notice_message_fits(m.src, m.dst, m.body)) == 1)
+		rc = history_fits(m.src, m.dst, m.body);
+	if (rc == -1)
 		return CMD_ERROR;
-	else if (rc == 0)
+	if (problem == NULL && rc == 0)
 		problem = "message too long";
 	if (problem == NULL)
 		return cmd_send_message_deliver(ctx, &m);

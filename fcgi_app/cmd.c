@@ -29,6 +29,8 @@ static const struct cmd_entry *cmd_table[] = {
 	&cmd_block_entry,
 	&cmd_unblock_entry,
 	&cmd_list_blocked_entry,
+	&cmd_history_entry,
+	&cmd_read_entry,
 	NULL
 };
 

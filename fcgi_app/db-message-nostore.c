@@ -80,10 +80,21 @@ db_messages_delivered(struct db *db, const struct mark *marks, size_t n)
 }
 
 int
-db_message_ack(struct db *db, uint64_t to, uint64_t id)
+db_message_ack(struct db *db, uint64_t to, uint64_t id, uint64_t *src)
 {
 	(void)db;
 	(void)to;
 	(void)id;
+	(void)src;
+	return 0;
+}
+
+int
+db_message_read(struct db *db, uint64_t to, uint64_t id, uint64_t *src)
+{
+	(void)db;
+	(void)to;
+	(void)id;
+	(void)src;
 	return 0;
 }

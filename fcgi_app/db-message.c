@@ -144,12 +144,60 @@ static const char sql_message_ack[] =
     " delivered_at = COALESCE(delivered_at, NOW(3))"
     " WHERE id = ? AND recipient_id = ? AND acked_at IS NULL";
 
-/* A connection of to has acked message id; unknown or foreign: nothing. */
-int
-db_message_ack(struct db *db, uint64_t to, uint64_t id)
+static const char sql_message_sender[] =
+    "SELECT sender_id FROM messages WHERE id = ?";
+
+/*
+ * Runs a mark (ack, read) on message id to to; 1 and *src, its sender,
+ * when it changed the row, 0 when it did not (unknown, foreign, marked
+ * already), -1 on error.  The row is locked by the UPDATE, so the sender
+ * read after it is that row's.
+ */
+static int
+db_message_mark(struct db *db, enum db_stmt_id mark_id, const char *mark_sql,
+    uint64_t to, uint64_t id, uint64_t *src)
 {
-	return db_run_ids(db, DB_MESSAGE_ACK, sql_message_ack,
-	    id, to);
+	MYSQL_BIND	 params[2], result[1];
+	MYSQL_STMT	*st;
+	int		 changed;
+
+	memset(params, 0, sizeof(params));
+	db_bind_u64(&params[0], &id);
+	db_bind_u64(&params[1], &to);
+	if ((st = db_exec(db, mark_id, mark_sql, params, NULL)) == NULL)
+		return -1;
+	changed = mysql_stmt_affected_rows(st) == 1;
+	db_done(st);
+	if (!changed)
+		return 0;
+	memset(result, 0, sizeof(result));
+	db_bind_u64(&result[0], src);
+	/* params[0] is the id, the one placeholder. */
+	return db_row(db, DB_MESSAGE_SENDER, sql_message_sender, params,
+	    result);
+}
+
+/* A connection of to has acked message id. */
+int
+db_message_ack(struct db *db, uint64_t to, uint64_t id, uint64_t *src)
+{
+	return db_message_mark(db, DB_MESSAGE_ACK, sql_message_ack, to, id,
+	    src);
+}
+
+/* Read is delivered and acked too: the person saw it. */
+static const char sql_message_read[] =
+    "UPDATE messages SET read_at = NOW(3),"
+    " acked_at = COALESCE(acked_at, NOW(3)),"
+    " delivered_at = COALESCE(delivered_at, NOW(3))"
+    " WHERE id = ? AND recipient_id = ? AND read_at IS NULL";
+
+/* The person of to has seen message id (read). */
+int
+db_message_read(struct db *db, uint64_t to, uint64_t id, uint64_t *src)
+{
+	return db_message_mark(db, DB_MESSAGE_READ, sql_message_read, to, id,
+	    src);
 }
 
 /*

@@ -37,20 +37,41 @@ db_presence_put(struct db *db, const struct presence *p)
 static const char sql_presence_delete[] =
     "DELETE FROM presence WHERE node = ? AND conn_id = ?";
 
+/* 1 when the row was there, 0 when not, -1 on error. */
 int
 db_presence_delete(struct db *db, const char *node, uint64_t conn_id)
 {
 	MYSQL_BIND	 params[2];
 	MYSQL_STMT	*st;
 	unsigned long	 nlen;
+	int		 found;
 
 	memset(params, 0, sizeof(params));
 	db_bind_str(&params[0], node, &nlen);
 	db_bind_u64(&params[1], &conn_id);
-	st = db_exec(db, DB_PRESENCE_DELETE, sql_presence_delete, params,
-	    NULL);
+	if ((st = db_exec(db, DB_PRESENCE_DELETE, sql_presence_delete, params,
+	    NULL)) == NULL)
+		return -1;
+	found = mysql_stmt_affected_rows(st) > 0;
 	db_done(st);
-	return st == NULL ? -1 : 0;
+	return found;
+}
+
+static const char sql_presence_count[] =
+    "SELECT COUNT(*) FROM presence WHERE account_id = ?";
+
+/* The account's connections logged in now, on every node. */
+int
+db_presence_count(struct db *db, uint64_t account, int *count)
+{
+	MYSQL_BIND	params[1], result[1];
+
+	memset(params, 0, sizeof(params));
+	memset(result, 0, sizeof(result));
+	db_bind_u64(&params[0], &account);
+	db_bind_int(&result[0], count);
+	return db_row(db, DB_PRESENCE_COUNT, sql_presence_count, params,
+	    result) == 1 ? 0 : -1;
 }
 
 static const char sql_presence_clear[] =

@@ -58,9 +58,16 @@ static int
 event_send_message(void *arg, const struct message *m)
 {
 	struct event_page	*pg = arg;
+	char			 track[MESSAGE_TRACK_SIZE];
+	cJSON			*p;
 
 	pg->last = m->id;
-	return event_send(pg->reply, notice_message(m), 'm', m->id);
+	notice_message_track(m, track, sizeof(track));
+	if ((p = notice_message(m)) == NULL ||
+	    reply_send_track(pg->reply, 0, p, track) == -1)
+		log_warnx("%s: %s skipped", __func__, track);
+	cJSON_Delete(p);
+	return 0;
 }
 
 /* One page of messages after id after; a full page asks for more. */
@@ -90,6 +97,7 @@ event_first_page(struct app *app, const struct session *s,
 
 	if (db_account_lock(app->db, s->account, NULL) != 1 ||
 	    db_presence_put(app->db, &p) == -1 ||
+	    presence_arrived(app, s, r) == -1 ||
 	    db_requests_to(app->db, s->account, event_send_request, r) == -1 ||
 	    db_results_waiting(app->db, s->account, event_send_result,
 	    r) == -1)
@@ -143,17 +151,30 @@ event_fetch(struct app *app, const struct batch_event *ev, struct reply *r)
 }
 
 /*
- * The table a track ("m42", "c7") of this connection's account marks as
- * written, with its id: 'm' or 'c', or 0 when it marks nothing (a request,
- * a message to a connection in ack mode, a malformed entry).
+ * The table a track ("m42.10000", "c7") of this connection's account marks
+ * as written, with its id and, for a message, its sender (0 for a track
+ * without one, as workers before receipts wrote): 'm' or 'c', or 0 when it
+ * marks nothing (a request, a message to a connection in ack mode, a
+ * malformed entry).
  */
 static char
-event_track(const struct session *s, const cJSON *item, uint64_t *id)
+event_track(const struct session *s, const cJSON *item, uint64_t *id,
+    uint64_t *src)
 {
+	char		 buf[MESSAGE_TRACK_SIZE], *dot;
 	const char	*t;
 
+	*src = 0;
 	if (!cJSON_IsString(item) || (t = item->valuestring) == NULL ||
-	    packet_id_parse(t + (t[0] != '\0'), id) == -1)
+	    t[0] == '\0' || strlen(t) >= sizeof(buf))
+		return 0;
+	snprintf(buf, sizeof(buf), "%s", t + 1);
+	if (t[0] == 'm' && (dot = strchr(buf, '.')) != NULL) {
+		*dot = '\0';
+		if (packet_id_parse(dot + 1, src) == -1)
+			return 0;
+	}
+	if (packet_id_parse(buf, id) == -1)
 		return 0;
 	if ((t[0] == 'm' && !s->ack_mode) || t[0] == 'c')
 		return t[0];
@@ -166,15 +187,16 @@ event_track(const struct session *s, const cJSON *item, uint64_t *id)
  * is marked at once, as they are rare.
  */
 static int
-event_mark(struct app *app, const struct session *s, const cJSON *tracks)
+event_mark(struct app *app, const struct session *s, const cJSON *tracks,
+    struct reply *r)
 {
 	const cJSON	*item;
 	struct mark	*m;
-	uint64_t	 id;
+	uint64_t	 id, src;
 	size_t		 size;
 
 	cJSON_ArrayForEach(item, tracks) {
-		switch (event_track(s, item, &id)) {
+		switch (event_track(s, item, &id, &src)) {
 		case 'm':
 			if (app->nmarks == app->marks_size) {
 				size = app->marks_size ? app->marks_size * 2 :
@@ -187,6 +209,8 @@ event_mark(struct app *app, const struct session *s, const cJSON *tracks)
 			}
 			app->marks[app->nmarks].id = id;
 			app->marks[app->nmarks].account = s->account;
+			app->marks[app->nmarks].src = src;
+			app->marks[app->nmarks].reply = r;
 			app->nmarks++;
 			break;
 		case 'c':
@@ -203,7 +227,7 @@ event_mark(struct app *app, const struct session *s, const cJSON *tracks)
  * written stays waiting and is sent again, at least once.
  */
 static int
-event_written(struct app *app, const struct batch_event *ev)
+event_written(struct app *app, const struct batch_event *ev, struct reply *r)
 {
 	const struct session	*s = &ev->session;
 	const cJSON		*tracks;
@@ -215,7 +239,7 @@ event_written(struct app *app, const struct batch_event *ev)
 	if ((root = cJSON_ParseWithLength(ev->body, ev->body_len)) == NULL)
 		return -1;
 	tracks = cJSON_GetObjectItemCaseSensitive(root, ENV_TRACKS_FIELD);
-	rc = cJSON_IsArray(tracks) ? event_mark(app, s, tracks) : 0;
+	rc = cJSON_IsArray(tracks) ? event_mark(app, s, tracks, r) : 0;
 	cJSON_Delete(root);
 	return rc;
 }
@@ -228,10 +252,57 @@ event_mark_cmp(const void *a, const void *b)
 	return x->id < y->id ? -1 : x->id > y->id;
 }
 
+/* Groups marks by the reply they go out in, then sender, then recipient. */
+static int
+event_receipt_cmp(const void *a, const void *b)
+{
+	const struct mark	*x = a, *y = b;
+
+	if (x->reply != y->reply)
+		return (uintptr_t)x->reply < (uintptr_t)y->reply ? -1 : 1;
+	if (x->src != y->src)
+		return x->src < y->src ? -1 : 1;
+	if (x->account != y->account)
+		return x->account < y->account ? -1 : 1;
+	return x->id < y->id ? -1 : x->id > y->id;
+}
+
+/*
+ * The senders' receipts for marks that were made: one run of ids per
+ * (reply, sender, recipient).  A repeated report (a message written twice)
+ * tells its sender again, which changes nothing it shows.
+ */
+static void
+event_receipts(struct mark *marks, size_t n)
+{
+	uint64_t	*ids;
+	size_t		 i, j;
+
+	qsort(marks, n, sizeof(*marks), event_receipt_cmp);
+	if ((ids = calloc(n, sizeof(*ids))) == NULL) {
+		log_warnx("%s: no memory; receipts not sent", __func__);
+		return;
+	}
+	for (i = 0; i < n; i = j) {
+		for (j = i; j < n && marks[j].reply == marks[i].reply &&
+		    marks[j].src == marks[i].src &&
+		    marks[j].account == marks[i].account; j++)
+			ids[j - i] = marks[j].id;
+		if (marks[i].src != 0 && receipt_send(marks[i].reply,
+		    marks[i].src, marks[i].account, ids, j - i,
+		    "delivered") == -1)
+			log_warnx("%s: receipts to %" PRIu64 " not sent",
+			    __func__, marks[i].src);
+	}
+	free(ids);
+}
+
 /*
  * Makes the message marks the batch's written reports gathered, in id
- * order (see db_messages_delivered()).  A mark that fails is no loss:
- * the message is sent again, with its msg_id, at the next login.
+ * order (see db_messages_delivered()), then queues the receipts in the
+ * reports' replies, which go out after the batch's commit.  A mark that
+ * fails is no loss: the message is sent again, with its msg_id, at the
+ * next login, and no receipt is sent for it.
  */
 int
 event_marks_flush(struct app *app)
@@ -242,6 +313,8 @@ event_marks_flush(struct app *app)
 		return 0;
 	qsort(app->marks, app->nmarks, sizeof(*app->marks), event_mark_cmp);
 	rc = db_messages_delivered(app->db, app->marks, app->nmarks);
+	if (rc == 0)
+		event_receipts(app->marks, app->nmarks);
 	app->nmarks = 0;
 	return rc;
 }
@@ -257,9 +330,9 @@ event_handle(struct app *app, const struct batch_event *ev, struct reply *r)
 	if (strcmp(ev->name, ENV_EVENT_FETCH) == 0)
 		return event_fetch(app, ev, r);
 	if (strcmp(ev->name, ENV_EVENT_WRITTEN) == 0)
-		return event_written(app, ev);
+		return event_written(app, ev, r);
 	if (strcmp(ev->name, ENV_EVENT_CLOSED) == 0)
-		return db_presence_delete(app->db, s->node, s->conn_id);
+		return presence_left(app, s, r);
 	if (strcmp(ev->name, ENV_EVENT_STARTED) == 0)
 		return db_presence_clear(app->db, s->node);
 	log_warnx("conn %" PRIu64 ": unknown event %s", s->conn_id, ev->name);

@@ -101,6 +101,9 @@ int		 reply_count(const struct reply *);
 void		 reply_truncate(struct reply *, int mark);
 int		 reply_self(struct reply *, cJSON *);
 int		 reply_account(struct reply *, uint64_t, cJSON *);
+int		 reply_others(struct reply *, uint64_t, cJSON *);
+int		 reply_send_track(struct reply *, uint64_t account, cJSON *,
+		    const char *track);
 int		 reply_send_tracked(struct reply *, uint64_t account, cJSON *,
 		    char kind, uint64_t id);
 int		 reply_fetch(struct reply *, uint64_t after);
@@ -172,6 +175,8 @@ extern const struct cmd_entry	cmd_cancel_friend_entry;
 extern const struct cmd_entry	cmd_block_entry;
 extern const struct cmd_entry	cmd_unblock_entry;
 extern const struct cmd_entry	cmd_list_blocked_entry;
+extern const struct cmd_entry	cmd_history_entry;
+extern const struct cmd_entry	cmd_read_entry;
 
 const struct cmd_entry	*cmd_find(const char *);
 enum cmd_retval	 cmd_dispatch(struct app *, const struct session *,
@@ -348,17 +353,31 @@ int	 db_messages_waiting(struct db *, uint64_t to, int acked,
 	    uint64_t after, int limit,
 	    int (*)(void *, const struct message *), void *);
 int	 db_message_delivered(struct db *, uint64_t to, uint64_t id);
-int	 db_message_ack(struct db *, uint64_t to, uint64_t id);
+int	 db_message_ack(struct db *, uint64_t to, uint64_t id,
+	    uint64_t *src);
+int	 db_message_read(struct db *, uint64_t to, uint64_t id,
+	    uint64_t *src);
+/* db-history.c */
+struct history_item;
+int	 db_history(struct db *, uint64_t account, uint64_t with,
+	    uint64_t before, int limit, struct history_item *, char *bodies,
+	    int *n);
 
-/* A message written to a connection of account: to be marked delivered. */
+/*
+ * A message written to a connection of account: to be marked delivered,
+ * and src told so in reply (the written event's) once it is.
+ */
 struct mark {
-	uint64_t	id;
-	uint64_t	account;
+	uint64_t	 id;
+	uint64_t	 account;
+	uint64_t	 src;			/* 0: not known, no receipt */
+	struct reply	*reply;
 };
 #define DB_MARKS_PER_STATEMENT	16
 int	 db_messages_delivered(struct db *, const struct mark *, size_t);
 int	 db_presence_put(struct db *, const struct presence *);
 int	 db_presence_delete(struct db *, const char *node, uint64_t conn_id);
+int	 db_presence_count(struct db *, uint64_t account, int *count);
 int	 db_presence_clear(struct db *, const char *node);
 
 /* notice.c: packets the server sends unasked, live or by a fetch */
@@ -366,6 +385,10 @@ cJSON	*notice_pair(const char *cmd, uint64_t src, uint64_t dst);
 cJSON	*notice_friend_request(const struct friend_request *);
 cJSON	*notice_friend_result(const struct friend_result *);
 cJSON	*notice_message(const struct message *);
+cJSON	*notice_sent(const struct message *);
+#define MESSAGE_TRACK_SIZE	(2 * ID_STR_MAX + 2)
+void	 notice_message_track(const struct message *, char *,
+	    size_t);
 int	 notice_message_fits(uint64_t src, uint64_t dst, const char *body);
 
 /* friendlist.c: a friend list as list_friend_return packets, a list of
@@ -374,6 +397,32 @@ int	 friendlist_packets(uint64_t id, const struct friend *, size_t,
 	    int (*emit)(void *, cJSON *), void *);
 int	 blocklist_packets(uint64_t id, const struct friend *, size_t,
 	    int (*emit)(void *, cJSON *), void *);
+
+/* marks.c: ack and read, and their receipts */
+enum cmd_retval	 marks_apply(struct cmd_ctx *, int (*)(struct db *, uint64_t,
+		    uint64_t, uint64_t *), const char *status);
+
+/* presence.c: friends told of a first login and a last logout */
+int	 presence_arrived(struct app *, const struct session *,
+	    struct reply *);
+int	 presence_left(struct app *, const struct session *, struct reply *);
+
+/* receipt.c: the receipt notice to a sender */
+int	 receipt_send(struct reply *, uint64_t sender, uint64_t recipient,
+	    const uint64_t *ids, size_t, const char *status);
+
+/* history.c: a page of one conversation as history_return packets */
+#define HISTORY_DEFAULT	20		/* messages when "limit" is absent */
+#define HISTORY_MAX	100		/* a larger "limit" is capped */
+struct history_item {
+	struct message	 m;		/* body: the caller's */
+	int		 delivered;	/* delivered or acked */
+	int		 read;
+};
+int	 history_packets(uint64_t account, uint64_t with,
+	    const struct history_item *, size_t, int oldest,
+	    int (*emit)(void *, cJSON *), void *);
+int	 history_fits(uint64_t src, uint64_t dst, const char *body);
 
 /* batch-parse.c: one event of a batch from the daemon (envelope.h) */
 struct batch_event {

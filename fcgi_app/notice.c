@@ -109,6 +109,39 @@ notice_message(const struct message *m)
 }
 
 /*
+ * The carbon of m for its sender's other connections: the same fields as
+ * the recipient's packet, under its own name, so that a client tells what
+ * its person sent from another device from what it was sent.
+ */
+cJSON *
+notice_sent(const struct message *m)
+{
+	cJSON	*p;
+
+	if ((p = notice_new("sent", m->src, m->dst)) == NULL)
+		return NULL;
+	if (cJSON_AddStringToObject(p, "message", m->body) == NULL ||
+	    notice_add_id(p, "msg_id", m->id) == -1 ||
+	    cJSON_AddStringToObject(p, "time", m->time) == NULL) {
+		cJSON_Delete(p);
+		return NULL;
+	}
+	return p;
+}
+
+/*
+ * A message's track, "m<id>.<src>": its written report marks it delivered
+ * (event.c) and names whom to send the receipt, with no query.  The live
+ * send and a fetch use the same, so that the daemon drops a live copy a
+ * fetch has written (deliver.c).
+ */
+void
+notice_message_track(const struct message *m, char *buf, size_t size)
+{
+	snprintf(buf, size, "m%" PRIu64 ".%" PRIu64, m->id, m->src);
+}
+
+/*
  * Whether the packet delivering body from src to dst fits in PACKET_MAX
  * bytes whatever id and time it will get: measured, before the message is
  * stored, with the longest id there is and a time of the fixed length.

@@ -107,16 +107,15 @@ reply_add_id(cJSON *a, const char *name, uint64_t id)
 
 /*
  * Queues packet for this connection (account 0) or for every connection of
- * an account, with the track "<kind><id>" when kind is not 0, so that the
- * daemon reports when it has been written.  -1 if it does not fit in
- * PACKET_MAX bytes or memory ran out; the caller still owns packet.
+ * an account, with track (or NULL), so that the daemon reports when it has
+ * been written.  -1 if it does not fit in PACKET_MAX bytes or memory ran
+ * out; the caller still owns packet.
  */
 int
-reply_send_tracked(struct reply *r, uint64_t account, cJSON *packet,
-    char kind, uint64_t id)
+reply_send_track(struct reply *r, uint64_t account, cJSON *packet,
+    const char *track)
 {
 	char	 buf[PACKET_MAX + JSON_SLACK];
-	char	 track[ID_STR_MAX + 1];
 	cJSON	*a;
 
 	if (!cJSON_PrintPreallocated(packet, buf, sizeof(buf), 0) ||
@@ -128,15 +127,50 @@ reply_send_tracked(struct reply *r, uint64_t account, cJSON *packet,
 		goto fail;
 	if (cJSON_AddStringToObject(a, ENV_DATA, buf) == NULL)
 		goto fail;
-	if (kind != 0) {
-		snprintf(track, sizeof(track), "%c%" PRIu64, kind, id);
-		if (cJSON_AddStringToObject(a, ENV_TRACK_FIELD, track) == NULL)
-			goto fail;
-	}
+	if (track != NULL &&
+	    cJSON_AddStringToObject(a, ENV_TRACK_FIELD, track) == NULL)
+		goto fail;
 	return reply_push(r, a);
 fail:
 	cJSON_Delete(a);
 	return -1;
+}
+
+/* The same with the track "<kind><id>" when kind is not 0. */
+int
+reply_send_tracked(struct reply *r, uint64_t account, cJSON *packet,
+    char kind, uint64_t id)
+{
+	char	track[ID_STR_MAX + 1];
+
+	if (kind == 0)
+		return reply_send_track(r, account, packet, NULL);
+	snprintf(track, sizeof(track), "%c%" PRIu64, kind, id);
+	return reply_send_track(r, account, packet, track);
+}
+
+/*
+ * Queues packet for every connection of account but this one: a carbon of
+ * what this connection sent goes to the account's other devices.
+ */
+int
+reply_others(struct reply *r, uint64_t account, cJSON *packet)
+{
+	char	 buf[PACKET_MAX + JSON_SLACK];
+	cJSON	*a;
+
+	if (!cJSON_PrintPreallocated(packet, buf, sizeof(buf), 0) ||
+	    strlen(buf) > PACKET_MAX)
+		return -1;
+	if ((a = reply_action(ENV_OP_SEND)) == NULL)
+		return -1;
+	if (reply_add_id(a, ENV_ACCOUNT_FIELD, account) == -1 ||
+	    cJSON_AddTrueToObject(a, ENV_OTHERS_FIELD) == NULL ||
+	    cJSON_AddStringToObject(a, ENV_DATA, buf) == NULL) {
+		cJSON_Delete(a);
+		return -1;
+	}
+	return reply_push(r, a);
 }
 
 int

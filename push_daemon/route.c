@@ -16,17 +16,21 @@
 #include "log.h"
 #include "push_daemon.h"
 
-/* Sends data to every connection of account on this node. */
+/*
+ * Sends data to every connection of account on this node but skip (0:
+ * none): a carbon goes to the sender's other connections.
+ */
 static void
 route_fanout(const char *account, const char *data, size_t len,
-    const char *track)
+    const char *track, uint64_t skip)
 {
 	struct conn	*c, *next;
 
 	/* A write may close c (slow client), which unlinks only c. */
 	for (c = online_first(account); c != NULL; c = next) {
 		next = LIST_NEXT(c, online_entry);
-		deliver_send(c, data, len, track, DELIVER_ACCOUNT);
+		if (c->id != skip)
+			deliver_send(c, data, len, track, DELIVER_ACCOUNT);
 	}
 }
 
@@ -50,14 +54,17 @@ route_send(uint64_t id, const cJSON *action, int fetch)
 	const cJSON	*data, *account;
 	const char	*track = route_track(action);
 	struct conn	*c;
+	int		 others;
 
 	data = cJSON_GetObjectItemCaseSensitive(action, ENV_DATA);
 	account = cJSON_GetObjectItemCaseSensitive(action, ENV_ACCOUNT_FIELD);
+	others = cJSON_IsTrue(cJSON_GetObjectItemCaseSensitive(action,
+	    ENV_OTHERS_FIELD));
 	if (!cJSON_IsString(data))
 		return -1;
 	if (cJSON_IsString(account))
 		route_fanout(account->valuestring, data->valuestring,
-		    strlen(data->valuestring), track);
+		    strlen(data->valuestring), track, others ? id : 0);
 	else if (account != NULL && !cJSON_IsNull(account))
 		return -1;
 	else if ((c = conn_find(id)) != NULL)

@@ -13,16 +13,29 @@ export function byteLength(s) {
 	return utf8.encode(s).length;
 }
 
-// The size of the send_message packet the recipient would get, as the
-// server measures it: compact JSON, non-ASCII as raw UTF-8, with the
-// longest msg_id (20 digits) and a time.  JSON.stringify escapes the
-// same characters as the server's JSON printer.
+// The size a message is held to, as the server measures it: the longer of
+// the send_message packet the recipient would get and a history_return
+// holding the message alone (which is the longer), in compact JSON with
+// non-ASCII as raw UTF-8, the longest msg_id (20 digits), both ticks false
+// and "oldest".  JSON.stringify escapes the same characters as the
+// server's JSON printer.
 export function deliveredSize(src, dst, message) {
-	return byteLength(JSON.stringify({
-		command: 'send_message', src: String(src), dst: String(dst),
+	const s = String(src);
+	const d = String(dst);
+	const live = JSON.stringify({
+		command: 'send_message', src: s, dst: d,
 		message, msg_id: '18446744073709551615',
 		time: '0000-00-00T00:00:00Z',
-	}));
+	});
+	const history = JSON.stringify({
+		command: 'history_return', status: 'success',
+		with: BigInt(s) > BigInt(d) ? s : d,
+		messages: [{ msg_id: '18446744073709551615', src: s, dst: d,
+		    message, time: '0000-00-00T00:00:00Z', delivered: false,
+		    read: false }],
+		oldest: true,
+	});
+	return Math.max(byteLength(live), byteLength(history));
 }
 
 // C0, DEL and C1 controls: refused in a username.

@@ -65,9 +65,20 @@ export function lengthPrefix(n) {
 	return len;
 }
 
+// The notices of the second release (PROTOCOL.md section 7) that arrive
+// unasked on a connection that has done nothing: a friend's presence, the
+// receipt of a message sent, the carbon of one sent from another
+// connection.  A client of the original system ignores them, and so does
+// a test connection unless it asks for them (connect(..., {notices:
+// true})): they are set aside in c.notices instead of being returned by
+// next().
+const UNASKED = new Set(['presence', 'receipt', 'sent']);
+
 class Client {
-	constructor(transport) {
+	constructor(transport, notices = false) {
 		this.transport = transport;
+		this.seeNotices = notices;
+		this.notices = [];	// UNASKED packets set aside
 		this.packets = [];	// received, not yet taken by next()
 		this.waiters = [];	// pending next() calls
 		this.closeWaiters = [];
@@ -86,6 +97,10 @@ class Client {
 			packet = JSON.parse(buf.toString('utf8'));
 		} catch (e) {
 			packet = { unparsable: buf.toString('latin1') };
+		}
+		if (!this.seeNotices && UNASKED.has(packet.command)) {
+			this.notices.push(packet);
+			return;
 		}
 		const w = this.waiters.shift();
 		if (w)
@@ -173,8 +188,8 @@ class Client {
 }
 
 class WsClient extends Client {
-	constructor(ws) {
-		super('ws');
+	constructor(ws, notices) {
+		super('ws', notices);
 		this.ws = ws;
 		ws.on('message', (data) => this._packet(Buffer.from(data)));
 		ws.on('close', (code, reason) => this._closed(code,
@@ -201,8 +216,8 @@ class WsClient extends Client {
 }
 
 class TcpClient extends Client {
-	constructor(sock) {
-		super('tcp');
+	constructor(sock, notices) {
+		super('tcp', notices);
 		this.sock = sock;
 		this.buf = Buffer.alloc(0);
 		sock.setNoDelay(true);
@@ -260,7 +275,9 @@ export function freshAddress() {
 
 // Opens a connection through nginx: 'ws' or 'tcp'; opts.from is the
 // client address (a 127.x.y.z), opts.headers extra headers of the
-// WebSocket upgrade, opts.timeout how long to wait, opts.autoPong false
+// WebSocket upgrade, opts.timeout how long to wait, opts.notices true the
+// second release's unasked notices returned by next() (UNASKED above),
+// opts.autoPong false
 // a WebSocket that never answers the server's pings.  The old form
 // connect(transport, timeout, opts) still works.
 export function connect(transport, opts, more = {}) {
@@ -276,7 +293,7 @@ export function connect(transport, opts, more = {}) {
 			    autoPong: opts.autoPong ?? true });
 			ws.once('open', () => {
 				clearTimeout(timer);
-				const c = new WsClient(ws);
+				const c = new WsClient(ws, opts.notices);
 				open.add(c);
 				resolve(c);
 			});
@@ -286,7 +303,7 @@ export function connect(transport, opts, more = {}) {
 			    localAddress: from });
 			sock.once('connect', () => {
 				clearTimeout(timer);
-				const c = new TcpClient(sock);
+				const c = new TcpClient(sock, opts.notices);
 				open.add(c);
 				resolve(c);
 			});

@@ -196,6 +196,16 @@ db_presence_delete(struct db *db, const char *node, uint64_t conn_id)
 	return stub.down ? -1 : 0;
 }
 
+/* Nobody is online: presence tells nobody. */
+int
+db_presence_count(struct db *db, uint64_t account, int *count)
+{
+	(void)db;
+	(void)account;
+	*count = 0;
+	return 0;
+}
+
 int
 db_begin(struct db *db)
 {
@@ -372,6 +382,22 @@ db_blocks_list(struct db *db, uint64_t a, struct friend **list, size_t *n)
 	return 0;
 }
 
+/* No stored conversation: history answers an empty, oldest page. */
+int
+db_history(struct db *db, uint64_t account, uint64_t with, uint64_t before,
+    int limit, struct history_item *h, char *bodies, int *n)
+{
+	(void)db;
+	(void)account;
+	(void)with;
+	(void)before;
+	(void)limit;
+	(void)h;
+	(void)bodies;
+	*n = 0;
+	return stub.down ? -1 : 0;
+}
+
 int
 db_friends_list(struct db *db, uint64_t a, struct friend **list, size_t *n)
 {
@@ -475,16 +501,29 @@ db_messages_add(struct db *db, struct message *ms, int *stored, size_t n)
 	return 0;
 }
 
+/* Every message to 10001 is from 10000; an id acked twice changes once. */
 int
-db_message_ack(struct db *db, uint64_t to, uint64_t id)
+db_message_ack(struct db *db, uint64_t to, uint64_t id, uint64_t *src)
 {
+	size_t	i;
+
 	(void)db;
 	if (stub.down)
 		return -1;
 	assert_int_equal(to, 10001);
+	for (i = 0; i < stub.nacked; i++)
+		if (stub.acked[i] == id)
+			return 0;
 	assert_true(stub.nacked < STUB_ROWS);
 	stub.acked[stub.nacked++] = id;
-	return 0;
+	*src = 10000;
+	return 1;
+}
+
+int
+db_message_read(struct db *db, uint64_t to, uint64_t id, uint64_t *src)
+{
+	return db_message_ack(db, to, id, src);
 }
 
 static int
@@ -1054,13 +1093,20 @@ test_send_message(void **state)
 	    "send_message", "empty message");
 	root = run(10000, SENDMSG("\"10000\"", "10001",
 	    "\"\xe4\xbd\xa0\xe5\xa5\xbd\""), CMD_OK);
-	assert_int_equal(actions(root), 2);
+	assert_int_equal(actions(root), 3);
 	want_send(root, 0, NULL, NULL, OK_RETURN("send_message"));
 	/* Raw UTF-8, not \u escapes. */
-	want_send(root, 1, "10001", "m1", "{\"command\":\"send_message\","
+	want_send(root, 1, "10001", "m1.10000", "{\"command\":\"send_message\","
 	    "\"src\":\"10000\",\"dst\":\"10001\",\"message\":"
 	    "\"\xe4\xbd\xa0\xe5\xa5\xbd\",\"msg_id\":\"1\","
 	    "\"time\":\"2026-11-26T22:01:31Z\"}");
+	/* The carbon, to the sender's other connections only. */
+	want_send(root, 2, "10000", NULL, "{\"command\":\"sent\","
+	    "\"src\":\"10000\",\"dst\":\"10001\",\"message\":"
+	    "\"\xe4\xbd\xa0\xe5\xa5\xbd\",\"msg_id\":\"1\","
+	    "\"time\":\"2026-11-26T22:01:31Z\"}");
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(cJSON_GetArrayItem(
+	    cJSON_GetObjectItem(root, "actions"), 2), "others")));
 	cJSON_Delete(root);
 	stub.down = 1;
 	root = run(10000, SENDMSG("\"10000\"", "\"10001\"", "\"hi\""),
@@ -1073,16 +1119,21 @@ test_send_message(void **state)
 
 /*
  * Sends a message of head (escaped as JSON already), padded with 'a' in
- * front so that the packet 10001 would get, with a 20-digit msg_id, is
- * PACKET_MAX + over bytes; checks the answer.
+ * front so that the longer of the packets that carry it, a history_return
+ * holding it alone (with a 20-digit msg_id, both flags false and
+ * "oldest"), is PACKET_MAX + over bytes; checks the answer.  The packet
+ * 10001 is sent live is shorter, so this is the limit.
  */
 static void
 send_sized(const char *head, size_t head_bytes, int over)
 {
-	const char	*delivered = "{\"command\":\"send_message\",\"src\":"
-			    "\"10000\",\"dst\":\"10001\",\"message\":\"\","
-			    "\"msg_id\":\"18446744073709551615\",\"time\":"
-			    "\"2026-11-26T22:01:31Z\"}";
+	const char	*delivered = "{\"command\":\"history_return\","
+			    "\"status\":\"success\",\"with\":\"10001\","
+			    "\"messages\":[{\"msg_id\":\"18446744073709551615\","
+			    "\"src\":\"10000\",\"dst\":\"10001\",\"message\":"
+			    "\"\",\"time\":\"2026-11-26T22:01:31Z\","
+			    "\"delivered\":false,\"read\":false}],"
+			    "\"oldest\":true}";
 	char		 body[2 * PACKET_MAX], pad[PACKET_MAX], track[32];
 	size_t		 n;
 	cJSON		*root;
@@ -1098,8 +1149,8 @@ send_sized(const char *head, size_t head_bytes, int over)
 	}
 	assert_true(strlen(body) <= PACKET_MAX);
 	root = run(10000, body, CMD_OK);
-	assert_int_equal(actions(root), 2);
-	snprintf(track, sizeof(track), "m%" PRIu64, stub.next_message);
+	assert_int_equal(actions(root), 3);
+	snprintf(track, sizeof(track), "m%" PRIu64 ".10000", stub.next_message);
 	want_send(root, 1, "10001", track, NULL);
 	cJSON_Delete(root);
 }
@@ -1152,9 +1203,10 @@ test_send_message_queued(void **state)
 	r2 = run_queued(10000, SENDMSG("\"10000\"", "\"10002\"", "\"two\""));
 	assert_int_equal(msgqueue_flush(app.messages, NULL), 0);
 	root = rendered(r1);
-	assert_int_equal(actions(root), 2);
+	assert_int_equal(actions(root), 3);
 	want_send(root, 0, NULL, NULL, OK_RETURN("send_message"));
-	want_send(root, 1, "10001", "m1", NULL);
+	want_send(root, 1, "10001", "m1.10000", NULL);
+	want_send(root, 2, "10000", NULL, NULL);
 	cJSON_Delete(root);
 	root = rendered(r2);
 	assert_int_equal(actions(root), 1);
@@ -1208,9 +1260,13 @@ test_ack_silent(void **state)
 	assert_int_equal(actions(root), 0);
 	cJSON_Delete(root);
 	assert_int_equal(stub.nacked, 0);
+	/* The sender is told once, of the three ids, in their order. */
 	root = run(10001, "{\"command\":\"ack\",\"msg_ids\":[\"42\",43,\"x\","
-	    "null,0,\"044\",[1],1.5,\"7\"]}", CMD_OK);
-	assert_int_equal(actions(root), 0);
+	    "null,0,\"044\",[1],1.5,\"7\",\"42\"]}", CMD_OK);
+	assert_int_equal(actions(root), 1);
+	want_send(root, 0, "10000", NULL, "{\"command\":\"receipt\","
+	    "\"dst\":\"10001\",\"msg_ids\":[\"42\",\"43\",\"7\"],"
+	    "\"status\":\"delivered\"}");
 	cJSON_Delete(root);
 	assert_int_equal(stub.nacked, 3);
 	assert_int_equal(stub.acked[0], 42);
