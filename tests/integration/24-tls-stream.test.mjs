@@ -6,10 +6,10 @@
 // nowhere.  The certificate is a throwaway, self-signed for 127.0.0.1.
 import assert from 'node:assert/strict';
 import fs from 'node:fs';
+import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import tls from 'node:tls';
-import net from 'node:net';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { fileURLToPath } from 'node:url';
 
@@ -75,24 +75,25 @@ describe('the native port over TLS (nginx/chat-stream-tls.conf)', {
 	let dir;
 	let port;
 	let nginx = null;
-	let ca;
+	let cert;
 
 	// A TLS connection to the recipe's port; opts go to tls.connect.
 	const tlsOpen = (opts = {}) => new Promise((resolve, reject) => {
-		const s = tls.connect({ host: '127.0.0.1', port, ca, ...opts });
+		const s = tls.connect({ host: '127.0.0.1', port, ca: cert,
+		    ...opts });
 		s.once('secureConnect', () => resolve(s));
 		s.once('error', reject);
 	});
 
 	before(async () => {
 		dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-tls.'));
-		const cert = run('openssl', ['req', '-x509', '-newkey', 'ec',
+		const made = run('openssl', ['req', '-x509', '-newkey', 'ec',
 		    '-pkeyopt', 'ec_paramgen_curve:prime256v1', '-nodes',
 		    '-keyout', `${dir}/key.pem`, '-out', `${dir}/cert.pem`,
 		    '-days', '2', '-subj', '/CN=chat test',
 		    '-addext', 'subjectAltName=IP:127.0.0.1']);
-		assert.equal(cert.status, 0, cert.out);
-		ca = fs.readFileSync(`${dir}/cert.pem`);
+		assert.equal(made.status, 0, made.out);
+		cert = fs.readFileSync(`${dir}/cert.pem`);
 		[port] = await freePorts(1);
 		render(dir, port);
 		const args = ['-p', `${dir}/`, '-c', `${dir}/nginx.conf`,
@@ -121,11 +122,11 @@ describe('the native port over TLS (nginx/chat-stream-tls.conf)', {
 		await befriend(a, b);
 		const sock = await tlsOpen();
 		assert.match(sock.getProtocol(), /^TLSv1\.[23]$/);
-		const ca_ = tcpClient(sock);
-		await login(ca_, a);
-		await drain(ca_, a);
+		const ca = tcpClient(sock);
+		await login(ca, a);
+		await drain(ca, a);
 		const cb = await loggedIn('ws', b);
-		assertSuccess(await ca_.request({ command: 'send_message',
+		assertSuccess(await ca.request({ command: 'send_message',
 		    src: a.id, dst: b.id, message: 'over TLS' }),
 		    'send_message_return');
 		const got = await cb.next();
@@ -134,7 +135,7 @@ describe('the native port over TLS (nginx/chat-stream-tls.conf)', {
 		assertSuccess(await cb.request({ command: 'send_message',
 		    src: b.id, dst: a.id, message: 'back to TLS' }),
 		    'send_message_return');
-		const back = await ca_.next();
+		const back = await ca.next();
 		assert.deepEqual([back.command, back.src, back.message],
 		    ['send_message', b.id, 'back to TLS']);
 	});
