@@ -65,6 +65,12 @@ function why() {
 	    .every((c) => fs.existsSync(`/usr/sbin/${c}`)) ||
 	    !fs.existsSync('/etc/apache2/apache2.conf'))
 		return 'needs Debian\'s apache2 (make deps)';
+	// A copy of a host's own sites would listen on its ports too.
+	const sites = fs.readdirSync('/etc/apache2/sites-enabled');
+	if (sites.join() !== '000-default.conf' ||
+	    fs.existsSync('/etc/apache2/mods-enabled/ssl.load'))
+		return 'this machine\'s /etc/apache2 is not Debian\'s stock ' +
+		    'one (other sites, or mod_ssl, enabled)';
 	if (!canStartOwnStack())
 		return 'needs fcgi_app and push_daemon built (make SAN=1 all)';
 	if (process.getuid() !== 0)
