@@ -30,7 +30,7 @@ import { closeAll, connect, freshAddress, useStack } from '../lib/client.mjs';
 import { assertFail, assertSuccess } from '../lib/expect.mjs';
 import { fcgiProbe } from '../lib/fcgi-probe.mjs';
 import { canStartOwnStack, startOwnStack } from '../lib/own-stack.mjs';
-import { freePorts, listening, run, startServer }
+import { freePorts, listening, run, startServer, substitute }
     from '../lib/server.mjs';
 import { until } from '../lib/stack.mjs';
 import { drain, login, randomPassword, uniqueName } from '../lib/users.mjs';
@@ -105,17 +105,6 @@ function request(port, method, urlPath, { from, headers = {}, body } = {}) {
 	});
 }
 
-// The recipe with the host's paths and port replaced by the test's; each
-// must be found, so that a changed recipe fails here instead of being
-// tested for less than it says.
-function render(text, swaps) {
-	for (const [re, to] of swaps) {
-		assert.match(text, re, `${RECIPE} no longer has ${re}`);
-		text = text.replace(re, to);
-	}
-	return text;
-}
-
 // A non-loopback address of this host, to connect from to 127.0.0.1 (the
 // target stays loopback), or null.
 function otherLocalAddress() {
@@ -152,12 +141,12 @@ describe('Apache in front (deploy/apache/chat.conf)', { skip: why() }, () => {
 	// (api, the workers' socket, may be another), the scratch web root.
 	function site({ extra = '', api } = {}) {
 		const socks = path.join(stack.dir, 'run');
-		const text = render(fs.readFileSync(RECIPE, 'utf8'), [
+		const text = substitute(fs.readFileSync(RECIPE, 'utf8'), [
 			[/<VirtualHost \*:80>/, `<VirtualHost *:${port}>${extra}`],
 			[/\/run\/chat\/api\.sock/g, api ?? `${socks}/api.sock`],
 			[/\/run\/chat\/ws\.sock/g, `${socks}/ws.sock`],
 			[/\/var\/www\/chat/g, `${dir}/www`],
-		]);
+		], RECIPE);
 		assert.doesNotMatch(text, /\/run\/chat\//);
 		return text;
 	}
@@ -185,21 +174,21 @@ describe('Apache in front (deploy/apache/chat.conf)', { skip: why() }, () => {
 		    '\n\tSetEnvIf X-Real-IP "^(.+)$" CHAT_REMOTE_ADDR=$1' +
 		    '\n\tSetEnv CHAT_EVENT packet';
 		fs.writeFileSync(conf('sites-available', 'chat-probe.conf'),
-		    render(site({ extra: hostile, api: `${dir}/probe.sock` }), [
+		    substitute(site({ extra: hostile, api: `${dir}/probe.sock` }), [
 			[/ServerName chat\.example\.org/, 'ServerName probe.invalid'],
 			[/^\s*ServerAlias .*\n/m, ''],
 			[/chat-(error|access)\.log/g, 'probe-$1.log'],
-		    ]));
+		    ], RECIPE));
 		sh('a2ensite', '-q', 'chat-probe');
 
 		// A free loopback port for Debian's 80, in ports.conf and in
 		// 000-default, as the comment in ports.conf says.
 		const ports = conf('ports.conf');
-		fs.writeFileSync(ports, render(fs.readFileSync(ports, 'utf8'),
-		    [[/^Listen 80$/m, `Listen 127.0.0.1:${port}`]]));
+		fs.writeFileSync(ports, substitute(fs.readFileSync(ports, 'utf8'),
+		    [[/^Listen 80$/m, `Listen 127.0.0.1:${port}`]], ports));
 		const dflt = conf('sites-available', '000-default.conf');
-		fs.writeFileSync(dflt, render(fs.readFileSync(dflt, 'utf8'),
-		    [[/<VirtualHost \*:80>/, `<VirtualHost *:${port}>`]]));
+		fs.writeFileSync(dflt, substitute(fs.readFileSync(dflt, 'utf8'),
+		    [[/<VirtualHost \*:80>/, `<VirtualHost *:${port}>`]], dflt));
 	}
 
 	before(async () => {

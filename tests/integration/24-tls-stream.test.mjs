@@ -17,7 +17,7 @@ import { STACK_DIR, closeAll, frame, freshAddress, tcpClient }
     from '../lib/client.mjs';
 import { assertSuccess } from '../lib/expect.mjs';
 import { befriend, newUsers } from '../lib/friends.mjs';
-import { freePorts, listening, run, runs, startServer }
+import { freePorts, listening, run, runs, startServer, substitute }
     from '../lib/server.mjs';
 import { HAVE_STACK_DIR, until } from '../lib/stack.mjs';
 import { drain, login, loggedIn } from '../lib/users.mjs';
@@ -37,25 +37,20 @@ function why() {
 	return false;
 }
 
-// The recipe with what is the host's replaced by the test's: each thing
-// replaced must be found, so that a changed recipe fails here rather than
-// being tested for less than it says.
+// The recipe with the test's port, certificate and socket in the place of
+// the host's.
 function render(dir, port) {
-	let text = fs.readFileSync(RECIPE, 'utf8');
-	const swap = (re, to) => {
-		assert.match(text, re, `${RECIPE} no longer has ${re}`);
-		text = text.replace(re, to);
-	};
-	swap(/^(\s*)listen 7701 ssl;$/m, `$1listen 127.0.0.1:${port} ssl;`);
-	swap(/^\s*listen \[::\]:7701 ssl;\n/m, '');
-	swap(/ssl_certificate \/etc\/ssl\/[^;]*;/,
-	    `ssl_certificate ${dir}/cert.pem;`);
-	swap(/ssl_certificate_key \/etc\/ssl\/[^;]*;/,
-	    `ssl_certificate_key ${dir}/key.pem;`);
-	swap(/unix:\/run\/chat\/tcp\.sock;/,
-	    `unix:${path.join(STACK_DIR, 'run', 'tcp.sock')};`);
+	const text = substitute(fs.readFileSync(RECIPE, 'utf8'), [
+		[/^(\s*)listen 7701 ssl;$/m, `$1listen 127.0.0.1:${port} ssl;`],
+		[/^\s*listen \[::\]:7701 ssl;\n/m, ''],
+		[/ssl_certificate \/etc\/ssl\/[^;]*;/,
+		    `ssl_certificate ${dir}/cert.pem;`],
+		[/ssl_certificate_key \/etc\/ssl\/[^;]*;/,
+		    `ssl_certificate_key ${dir}/key.pem;`],
+		[/unix:\/run\/chat\/tcp\.sock;/,
+		    `unix:${path.join(STACK_DIR, 'run', 'tcp.sock')};`],
+	], RECIPE);
 	fs.writeFileSync(path.join(dir, 'chat-stream-tls.conf'), text);
-	fs.mkdirSync(path.join(dir, 'logs'));
 	fs.writeFileSync(path.join(dir, 'nginx.conf'), [
 		'daemon off;',
 		// The stack's sockets are in a folder of root's alone.

@@ -6,6 +6,10 @@
 //   const srv = startServer('nginx', [...], { log: file });
 //   await listening(port, srv);
 //   await srv.stop();
+//
+// substitute() puts the test's paths and ports in the place of a
+// production file's.
+import assert from 'node:assert/strict';
 import { spawn, spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import net from 'node:net';
@@ -22,6 +26,17 @@ export function freePorts(n) {
 		const { port } = s.address();
 		s.close(() => resolve(port));
 	    }))));
+}
+
+// text with each [regexp, replacement] of swaps applied; each must match,
+// so that a changed production file (named by what) fails the test that
+// runs it rather than being tested for less than it says.
+export function substitute(text, swaps, what) {
+	for (const [re, to] of swaps) {
+		assert.match(text, re, `${what} no longer has ${re}`);
+		text = text.replace(re, to);
+	}
+	return text;
 }
 
 // True when cmd runs and exits 0 (a probe for a tool, with args).
