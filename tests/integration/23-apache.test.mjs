@@ -15,7 +15,7 @@
 // also writes state under APACHE_STATE_DIRECTORY.  So nothing under /etc,
 // /var/run or /var/lib is touched.  Apache itself is started as
 // `apache2 -D FOREGROUND` rather than `apachectl start`, which detaches
-// (and, on a host running systemd, starts the system's apache2 instead).
+// (and, on a host running systemd, hands the start to systemctl).
 // As root it drops to www-data, as in production, so the stack's sockets
 // are given to that group (socket_group) and their folder opened to it.
 import assert from 'node:assert/strict';
