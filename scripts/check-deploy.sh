@@ -1,7 +1,8 @@
 #!/bin/bash
 # Checks the files a production host installs, with the tools that will read
 # them there: nginx -t on nginx/chat-site.conf and nginx/chat-stream.conf
-# inside a minimal nginx.conf like Debian's, systemd-analyze verify on
+# inside a minimal nginx.conf like Debian's, and on
+# nginx/chat-stream-tls.conf (with a throwaway certificate), systemd-analyze verify on
 # deploy/systemd/*.service (pointed at this checkout's binaries, since
 # verify wants the ExecStart programs to exist), that etc/chat.conf.example
 # is the one the programs write, and mandoc -T lint on the man pages.
@@ -56,9 +57,37 @@ nginx_check() {
 	nginx_conf && nginx -t -q -p "$work" -c "$work/nginx.conf"
 }
 
+# nginx takes one stream {} block, so the TLS stream file is checked in a
+# configuration of its own, with a throwaway certificate in the place of
+# the one it names (nginx -t loads it).
+nginx_tls_check() {
+	mkdir -p "$work/tls" &&
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 \
+	    -nodes -keyout "$work/tls/key.pem" -out "$work/tls/cert.pem" \
+	    -days 1 -subj /CN=check-deploy 2>&1 &&
+	sed -e "s|ssl_certificate /etc/ssl/[^;]*;|ssl_certificate $work/tls/cert.pem;|" \
+	    -e "s|ssl_certificate_key /etc/ssl/[^;]*;|ssl_certificate_key $work/tls/key.pem;|" \
+	    "$top/nginx/chat-stream-tls.conf" >"$work/tls/chat-stream-tls.conf" &&
+	grep -q "ssl_certificate $work/tls/cert.pem;" "$work/tls/chat-stream-tls.conf" &&
+	grep -q "ssl_certificate_key $work/tls/key.pem;" "$work/tls/chat-stream-tls.conf" &&
+	cat >"$work/tls/nginx.conf" <<CONF &&
+load_module /usr/lib/nginx/modules/ngx_stream_module.so;
+pid $work/tls/nginx.pid;
+error_log stderr;
+events {}
+include $work/tls/chat-stream-tls.conf;
+CONF
+	nginx -t -q -p "$work/tls" -c "$work/tls/nginx.conf"
+}
+
 if command -v nginx >/dev/null && [ -f /etc/nginx/fastcgi_params ]; then
 	check "nginx -t: nginx/chat-site.conf, nginx/chat-stream.conf" \
 	    nginx_check
+	if command -v openssl >/dev/null; then
+		check "nginx -t: nginx/chat-stream-tls.conf" nginx_tls_check
+	else
+		echo "SKIP nginx -t: nginx/chat-stream-tls.conf: no openssl (make deps)"
+	fi
 else
 	echo "SKIP nginx -t: no nginx (make deps)"
 fi

@@ -16,9 +16,11 @@ dry_run=0
 packages=(
 	build-essential pkg-config curl
 	nginx libnginx-mod-stream
+	apache2		# deploy/apache/chat.conf, tested by 23-apache
 	mariadb-server mariadb-client
 	libfcgi-dev libcjson-dev libmariadb-dev libevent-dev libwslay-dev
 	libssl-dev libsodium-dev
+	openssl		# throwaway certificates (24-tls-stream, check-deploy)
 	libcmocka-dev clang
 	systemd		# systemd-analyze, for scripts/check-deploy.sh
 	mandoc		# lints chatctl.8 (scripts/check-deploy.sh)
@@ -57,13 +59,39 @@ as_root() {
 	fi
 }
 
+# Debian's maintainer scripts start what they install through invoke-rc.d,
+# which on a machine without systemd as PID 1 runs the init script at
+# once: nginx or apache2 on :80 (whichever comes first; the other then
+# does not start), a mariadbd, a prometheus, none of which the private
+# stacks use.  A policy-rc.d answering 101 (refused) stops every such
+# start; a machine that has its own keeps it.  Under systemd the units
+# stay enabled and start at the next boot: systemctl disable nginx
+# apache2 mariadb prometheus.
+policy=/usr/sbin/policy-rc.d
+policy_ours=0
+policy_drop() {
+	if [ "$policy_ours" -eq 1 ]; then
+		as_root rm -f "$policy"
+		policy_ours=0
+	fi
+}
+policy_hold() {
+	[ -e "$policy" ] && return 0
+	trap policy_drop EXIT
+	trap 'exit 130' INT TERM HUP
+	as_root sh -c "printf '#!/bin/sh\n# scripts/deps.sh, for the length of its install\nexit 101\n' >$policy && chmod 0755 $policy"
+	policy_ours=1
+}
+
 mapfile -t missing < <(missing_packages "${packages[@]}")
 if [ "${#missing[@]}" -gt 0 ]; then
 	echo "deps.sh: installing ${missing[*]}"
 	if [ "$dry_run" -eq 0 ]; then
 		as_root apt-get update
+		policy_hold
 		as_root env DEBIAN_FRONTEND=noninteractive \
 		    apt-get install -y --no-install-recommends "${missing[@]}"
+		policy_drop
 	fi
 fi
 

@@ -12,7 +12,8 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { after, describe, test } from 'node:test';
 
-import { buildDir, canStartOwnStack, freePorts } from '../lib/own-stack.mjs';
+import { buildDir, canStartOwnStack } from '../lib/own-stack.mjs';
+import { freePorts } from '../lib/server.mjs';
 import { alive, until } from '../lib/stack.mjs';
 
 const TOP = path.resolve(path.dirname(fileURLToPath(import.meta.url)),
@@ -54,7 +55,7 @@ describe('stack.sh run keeps its logs bounded', { skip }, () => {
 	test('a log past --log-max goes to NAME.log.1 and starts again; ' +
 	    'the programs go on writing to it; Ctrl-C stops everything',
 	async () => {
-		const [http, tcp] = await freePorts();
+		const [http, tcp] = await freePorts(2);
 		child = spawn(STACK_SH, ['run', '--dir', dir, '--http-port',
 		    String(http), '--tcp-port', String(tcp), '--build', buildDir(),
 		    '--test-cost', '--log-max', String(CAP_KIB), '--log-check', '1'],

@@ -24,7 +24,8 @@ import { after, afterEach, before, describe, test } from 'node:test';
 import { STACK_DIR, closeAll, useStack } from '../lib/client.mjs';
 import { assertSuccess } from '../lib/expect.mjs';
 import { befriend } from '../lib/friends.mjs';
-import { buildDir, freePorts } from '../lib/own-stack.mjs';
+import { buildDir } from '../lib/own-stack.mjs';
+import { freePorts } from '../lib/server.mjs';
 import { HAVE_STACK_DIR, alive, until } from '../lib/stack.mjs';
 import { loggedIn, newUser } from '../lib/users.mjs';
 
@@ -106,7 +107,7 @@ describe('INSTALL.md: nginx on a Debian layout with other sites', { skip },
 		work = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-install.'));
 		etc = path.join(work, 'etc/nginx');
 		destdir = path.join(work, 'root');
-		ports = await freePorts();
+		ports = await freePorts(2);
 		const build = buildDir();
 		execFileSync('make', ['-s', '--no-print-directory', '-C', TOP,
 		    'install', `DESTDIR=${destdir}`,

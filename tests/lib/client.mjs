@@ -314,6 +314,15 @@ export function connect(transport, opts, more = {}) {
 	});
 }
 
+// A native client on a socket connected by other means (through a TLS
+// proxy, say): the length-prefixed packets of connect('tcp'), closed by
+// closeAll() like the others.
+export function tcpClient(sock) {
+	const c = new TcpClient(sock);
+	open.add(c);
+	return c;
+}
+
 // Closes every connection opened so far (for after() hooks).
 export function closeAll() {
 	for (const c of open)

@@ -12,12 +12,12 @@
 // daemon runs from), else CHAT_TEST_BUILD, else build/san or build.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
-import net from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 import { useStack } from './client.mjs';
+import { freePorts } from './server.mjs';
 import { HAVE_STACK_DIR, stackPid } from './stack.mjs';
 
 const TOP = path.resolve(path.dirname(fileURLToPath(import.meta.url)),
@@ -47,20 +47,6 @@ export function canStartOwnStack() {
 	const b = buildDir();
 	return ['fcgi_app', 'push_daemon'].every((p) =>
 	    fs.existsSync(path.join(b, p)));
-}
-
-// Two free loopback ports, from the kernel.
-export function freePorts() {
-	const one = () => new Promise((resolve, reject) => {
-		const s = net.createServer();
-		s.once('error', reject);
-		s.listen(0, '127.0.0.1', () => resolve(s));
-	});
-	return Promise.all([one(), one()]).then((servers) =>
-	    Promise.all(servers.map((s) => new Promise((resolve) => {
-		const { port } = s.address();
-		s.close(() => resolve(port));
-	    }))));
 }
 
 // Runs scripts/stack.sh with args; rejects with its output if it fails.
@@ -158,7 +144,7 @@ export function nostoreBuildDir() {
 // connection at it.
 export async function startOwnStack({ sets = [], build } = {}) {
 	const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'chat-own.'));
-	const [httpPort, tcpPort] = await freePorts();
+	const [httpPort, tcpPort] = await freePorts(2);
 	const s = new OwnStack(dir, httpPort, tcpPort, sets, build);
 	try {
 		await s.start();
