@@ -85,7 +85,8 @@ container_logs() {
 	for c in db chat web; do
 		podman logs "$name-$c" >"$work/$name-$c.log" 2>&1 || continue
 		echo "--- end of podman logs $name-$c (all of it in $work)"
-		tail -n 20 "$work/$name-$c.log"
+		# nginx's access lines would hide its errors.
+		grep -v ' HTTP/[0-9.]*" [0-9]' "$work/$name-$c.log" | tail -n 20
 	done
 }
 
