@@ -14,7 +14,8 @@
 # will do, e.g. --base debian:12 where a registry is reachable).
 #
 # up creates the pod N (chat) publishing nginx's HTTP port and native TCP
-# port at ADDR:PORT (127.0.0.1:8080 and 127.0.0.1:9000), a new random
+# port at ADDR:PORT (127.0.0.1:8080 and 127.0.0.1:9000; PORT 0 is a free
+# one that podman picks, `podman port N-web` tells which), a new random
 # database password as the podman secret N-db-password, the volumes
 # N-data (the database), N-mysqld and N-sockets (sockets), starts the
 # three containers N-db, N-chat, N-web, and waits up to SECS (120) for
@@ -113,12 +114,24 @@ build() {
 # --- up --------------------------------------------------------------------
 
 # [ADDR:]PORT with ADDR 127.0.0.1 by default: nothing is published beyond
-# this host unless asked.
+# this host unless asked.  Port 0 becomes podman's "ADDR:" (any free one).
 publish() {
-	case $1 in
-	*:*) echo "$1" ;;
-	*) echo "127.0.0.1:$1" ;;
+	local p=$1
+	case $p in
+	*:*) ;;
+	*) p=127.0.0.1:$p ;;
 	esac
+	case $p in
+	*:0) p=${p%0} ;;
+	esac
+	echo "$p"
+}
+
+# Where the running pod publishes a port of its own: ADDR:PORT.
+published() {
+	local infra
+	infra=$("$podman" pod inspect -f '{{.InfraContainerID}}' "$name")
+	"$podman" port "$infra" "$1" | head -n 1
 }
 
 health_ok() {
@@ -182,6 +195,8 @@ up() {
 	    --restart on-failure \
 	    -v "$name-sockets:/run/chat" \
 	    "$prefix-web" >/dev/null
+	http=$(published 80/tcp)
+	tcp=$(published 9000/tcp)
 
 	for ((i = 0; i < wait_secs * 5; i++)); do
 		health_ok && break

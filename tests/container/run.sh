@@ -156,25 +156,19 @@ if ! "$pod" build --prefix "$prefix" --base "$base" >"$work/build.log" 2>&1; the
 fi
 step_done "images $prefix-db, -chat, -web built" $((SECONDS - t))
 
-# Two free loopback ports, from the kernel.
-read -r http tcp < <(node -e '
-const net = require("net");
-const a = net.createServer().listen(0, "127.0.0.1", () => {
-	const b = net.createServer().listen(0, "127.0.0.1", () => {
-		console.log(a.address().port, b.address().port);
-		a.close(); b.close();
-	});
-});')
+# Free loopback ports, which podman picks (port 0); the pod made again
+# by the restart checks takes the same ones.
 test_conf >"$work/local.conf"
-up=("$pod" up --name "$name" --prefix "$prefix" --http "127.0.0.1:$http"
-    --tcp "127.0.0.1:$tcp" --conf "$work/local.conf")
+up=("$pod" up --name "$name" --prefix "$prefix" --conf "$work/local.conf")
 t=$SECONDS
-if ! "${up[@]}" >"$work/up.log" 2>&1; then
+if ! "${up[@]}" --http 127.0.0.1:0 --tcp 127.0.0.1:0 >"$work/up.log" 2>&1; then
 	fail_step "pod up" "$work/up.log"
 	exit 1
 fi
-step_done "pod $name on 127.0.0.1:$http (HTTP) and 127.0.0.1:$tcp (TCP)" \
-    $((SECONDS - t))
+http=$(podman port "$name-web" 80/tcp)
+tcp=$(podman port "$name-web" 9000/tcp)
+up+=(--http "$http" --tcp "$tcp")
+step_done "pod $name on $http (HTTP) and $tcp (TCP)" $((SECONDS - t))
 
 # tests/run.sh's own last line is shown indented, so that only this
 # script's total reads as a result line (.ci/run adds those up).
@@ -183,7 +177,7 @@ paths=()
 for f in "${files[@]}"; do
 	paths+=("tests/integration/$f.test.mjs")
 done
-{ tests/run.sh --no-unit --http "127.0.0.1:$http" --tcp "127.0.0.1:$tcp" \
+{ tests/run.sh --no-unit --http "$http" --tcp "$tcp" \
     "${paths[@]}" 2>&1 || true; } | tee "$work/integration.log" |
     sed -u -E 's/^([0-9]+ passed, [0-9]+ failed)/  tests\/run.sh: \1/'
 summary=$(grep -E '^[0-9]+ passed, [0-9]+ failed, [0-9]+ skipped$' \
@@ -200,7 +194,7 @@ step_done "integration tests through the pod" $((SECONDS - t))
 
 t=$SECONDS
 recreate="$(printf '%q ' "$pod" down --name "$name")&& $(printf '%q ' "${up[@]}")"
-if CHAT_TEST_HTTP=127.0.0.1:$http CHAT_TEST_TCP=127.0.0.1:$tcp \
+if CHAT_TEST_HTTP=$http CHAT_TEST_TCP=$tcp \
     CHAT_TEST_RESTART="podman restart -t 20 $name-chat" \
     CHAT_TEST_RECREATE="$recreate" \
     node_test tests/container/restart.test.mjs "$work/restart.log" \
