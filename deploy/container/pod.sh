@@ -168,6 +168,9 @@ up() {
 	done
 	[ -z "$conf" ] || [ -r "$conf" ] || die "cannot read $conf"
 
+	# What was made stays for its logs; the operator removes it.
+	trap 'echo "$prog: up failed: $prog down --name $name removes" \
+	    "what it made" >&2' EXIT
 	if ! "$podman" secret inspect "$name-db-password" >/dev/null 2>&1; then
 		od -An -tx1 -N24 /dev/urandom | tr -d ' \n' |
 		    "$podman" secret create "$name-db-password" - >/dev/null
@@ -212,6 +215,7 @@ up() {
 		show_logs
 		die "no 200 from /api/health after ${wait_secs}s"
 	fi
+	trap - EXIT
 	echo "$prog: pod $name: web http://$http/, WebSocket ws://$http/ws," \
 	    "native TCP $tcp"
 }
