@@ -16,7 +16,8 @@
 # up creates the pod N (chat) publishing nginx's HTTP port and native TCP
 # port at ADDR:PORT (127.0.0.1:8080 and 127.0.0.1:9000; PORT 0 is a free
 # one that podman picks, `podman port N-web` tells which), a new random
-# database password as the podman secret N-db-password, the volumes
+# database password as the podman secret N-db-password (one made
+# beforehand is used as it is), the volumes
 # N-data (the database), N-mysqld and N-sockets (sockets), starts the
 # three containers N-db, N-chat, N-web, and waits up to SECS (120) for
 # /api/health to answer 200.  FILE holds chat.conf lines of the site's
