@@ -7,6 +7,8 @@
 #   make test       deps, build, unit tests, integration tests
 #   make SAN=1      build with ASan/UBSan into build/san/
 #   make fuzz       build the libFuzzer targets, run each FUZZ_SECONDS
+#   make test-container  the images of deploy/container/ as a podman pod,
+#                   tested from the host, then removed
 
 CC	?= cc
 HTTP_PORT ?= 8080
@@ -177,7 +179,7 @@ BENCH_OBJS  = $(patsubst %.c,$(B)/obj/%.o,$(BENCH_SRCS) $(COMMON_SRCS))
 CTL_OBJS    = $(patsubst %.c,$(B)/obj/%.o,$(CTL_SRCS) $(COMMON_SRCS))
 
 .PHONY: all deps run test unit unit-bin integration bench fuzz fuzz-bin \
-	install uninstall example-config clean
+	install uninstall example-config clean test-container
 
 all: $(B)/push_daemon $(B)/fcgi_app $(B)/chatctl
 
@@ -239,6 +241,10 @@ test: deps
 
 integration:
 	@tests/run.sh --build $(B) --no-unit
+
+# Builds its images in podman from the sources, not from build/.
+test-container: deps
+	@tests/container/run.sh
 
 fuzz-bin: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
 
