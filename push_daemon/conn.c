@@ -186,6 +186,8 @@ conn_closed_done(struct upstream_event *ev, const cJSON *actions)
 	if (actions == NULL)
 		log_warnx("conn %" PRIu64 ": closed event failed; its presence "
 		    "row stays until the node restarts", ev->conn_id);
+	else
+		route_report(ev->conn_id, actions);	/* friends told */
 }
 
 /* The workers are told a binding has ended: presence forgets it. */

@@ -40,6 +40,8 @@ struct outbound {
 	char			 data[];	/* held: the packet */
 };
 
+static deliver_route_fn	deliver_route;
+
 static void	deliver_output_cb(struct evbuffer *,
 		    const struct evbuffer_cb_info *, void *);
 static void	deliver_report(struct conn *, int);
@@ -276,6 +278,8 @@ deliver_report_done(struct upstream_event *ev, const cJSON *actions)
 	if (actions == NULL)
 		log_warnx("conn %" PRIu64 ": written report failed; its "
 		    "messages will be sent again", ev->conn_id);
+	else if (deliver_route != NULL)
+		deliver_route(ev->conn_id, actions);
 	if ((c = conn_find(ev->conn_id)) == NULL)
 		return;
 	c->dl.written_busy = 0;
@@ -313,6 +317,12 @@ deliver_report(struct conn *c, int force)
 		return;
 	d->written_busy = 1;
 	upstream_submit(LANE_MAIN, ev);
+}
+
+void
+deliver_set_route(deliver_route_fn fn)
+{
+	deliver_route = fn;
 }
 
 /*

@@ -75,6 +75,7 @@ main_run(void)
 	online_init(conf.max_connections);
 	addrlimit_init(conf.max_connections);
 	upstream_init();
+	deliver_set_route(route_report);
 	sigterm = evsignal_new(base, SIGTERM, main_signal, NULL);
 	sigint = evsignal_new(base, SIGINT, main_signal, NULL);
 	if (sigterm == NULL || sigint == NULL ||

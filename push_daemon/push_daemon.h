@@ -226,6 +226,13 @@ void	 deliver_fetch(struct conn *, const char *, size_t);
 void	 deliver_fetch_end(struct conn *, const struct packet *, int failed);
 void	 deliver_flush(struct conn *);
 void	 deliver_close(struct conn *, int report);
+/*
+ * Where the answer of a written report goes (its receipts): route.c's
+ * route_report, set by main.c, so that deliver.c, which route.c calls,
+ * does not call route.c back.
+ */
+typedef void	(*deliver_route_fn)(uint64_t conn_id, const struct cJSON *);
+void	 deliver_set_route(deliver_route_fn);
 
 /* transport-tcp.c, transport-ws.c: one struct each */
 struct transport {
@@ -423,5 +430,6 @@ int	 admin_refuses(const char *account);
 /* route.c */
 int	 route_answer(uint64_t conn_id, const struct cJSON *actions,
 	    char *account, size_t accountsz, int fetch);
+void	 route_report(uint64_t conn_id, const struct cJSON *actions);
 
 #endif

@@ -179,3 +179,18 @@ route_answer(uint64_t id, const cJSON *actions, char *gone, size_t gonesz,
 	}
 	return 0;
 }
+
+/*
+ * The answer to an event that is no packet of a client's (a written
+ * report, a closed connection): sends to accounts, the receipts and
+ * presence notices it carries.  Such an answer binds nothing, so what
+ * route_answer would note of a binding is dropped.
+ */
+void
+route_report(uint64_t id, const cJSON *actions)
+{
+	char	gone[ID_STR_MAX + 1] = "";
+
+	if (route_answer(id, actions, gone, sizeof(gone), 0) == -1)
+		log_warnx("conn %" PRIu64 ": bad answer to a report", id);
+}

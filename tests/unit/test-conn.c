@@ -93,6 +93,13 @@ route_answer(uint64_t id, const struct cJSON *actions, char *account,
 	return cJSON_IsArray(actions) ? 0 : -1;
 }
 
+void
+route_report(uint64_t id, const struct cJSON *actions)
+{
+	(void)id;
+	(void)actions;
+}
+
 /* deliver.c, online.c, addrlimit.c, admin.c, linger.c: nothing to do. */
 int	deliver_init(struct conn *c) { (void)c; return 0; }
 void	deliver_fetch_end(struct conn *c, const struct packet *p, int f)
