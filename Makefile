@@ -103,7 +103,8 @@ UNIT_TESTS += test-friendlist test-addrlimit test-ws-boundary
 test-ws-boundary_SRCS = push_daemon/ws-boundary.c
 test-addrlimit_SRCS = push_daemon/addrlimit.c common/log.c common/shared.c
 test-friendlist_SRCS = fcgi_app/friendlist.c common/shared.c
-UNIT_TESTS += test-config
+UNIT_TESTS += test-config test-history
+test-history_SRCS = fcgi_app/history.c
 test-config_SRCS = common/config.c common/config-example.c common/log.c
 # deliver.c over stubs of conn.c and upstream.c (tests/unit/test-deliver.c)
 UNIT_TESTS += test-deliver
@@ -193,7 +194,8 @@ $(B)/chatctl: $(CTL_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS)
 
 # chatctl's db-admin.c runs statements through fcgi_app/db.h.
-$(B)/obj/chatctl/%.o $(B)/obj/tests/unit/test-date.o: ALL_CFLAGS += -Ifcgi_app
+$(B)/obj/chatctl/%.o $(B)/obj/tests/unit/test-date.o \
+    $(B)/obj/tests/unit/test-history.o: ALL_CFLAGS += -Ifcgi_app
 
 $(B)/bench: $(BENCH_OBJS)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LDLIBS) -lpthread -lm

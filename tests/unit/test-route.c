@@ -187,6 +187,38 @@ test_gone_connection(void **state)
 	assert_int_equal(ncalls, 2);
 }
 
+/*
+ * "others": a carbon skips the connection of the event, only it; without
+ * the flag (or with false) every connection gets it.  route_report() of a
+ * written report or closed event sends to accounts the same way.
+ */
+static void
+test_others(void **state)
+{
+	char	gone[ACCOUNT_MAX] = "";
+	cJSON	*a;
+
+	(void)state;
+	assert_int_equal(apply(2, "["
+	    "{\"op\":\"send\",\"account\":\"10001\",\"others\":true,"
+	    "\"data\":\"carbon\"},"
+	    "{\"op\":\"send\",\"account\":\"10001\",\"others\":false,"
+	    "\"data\":\"all\"}]", gone, sizeof(gone), 0), 0);
+	assert_int_equal(ncalls, 3);
+	assert_string_equal(calls[0], "send 3 carbon - 1");
+	assert_string_equal(calls[1], "send 2 all - 1");
+	assert_string_equal(calls[2], "send 3 all - 1");
+	/* From a connection that is not the account's, it reaches all. */
+	ncalls = 0;
+	assert_non_null(a = cJSON_Parse("[{\"op\":\"send\",\"account\":"
+	    "\"10001\",\"others\":true,\"data\":\"receipt\"}]"));
+	route_report(1, a);
+	cJSON_Delete(a);
+	assert_int_equal(ncalls, 2);
+	assert_string_equal(calls[0], "send 2 receipt - 1");
+	assert_string_equal(calls[1], "send 3 receipt - 1");
+}
+
 /* Bad actions are skipped, the others applied; a non-list is refused. */
 static void
 test_bad_actions(void **state)
@@ -222,6 +254,7 @@ main(void)
 		cmocka_unit_test_setup(test_fetch_answers_are_marked, setup),
 		cmocka_unit_test_setup(test_gone_connection, setup),
 		cmocka_unit_test_setup(test_bad_actions, setup),
+		cmocka_unit_test_setup(test_others, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
