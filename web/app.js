@@ -2,6 +2,7 @@
 // in memory for the session (the password only there, never stored);
 // the last account id and each account's conversations are kept in
 // localStorage.
+import { linkify } from './linkify.js';
 import {
 	Connection, PACKET_MAX, deliveredSize, detailText, isAccountId,
 	passwordProblem, register, usernameProblem,
@@ -741,7 +742,7 @@ function renderChat(toBottom) {
 		items.push({ key: m.key, sig: `${m.state} ${m.error ?? ''} ${m.mine ? '' : friendName}`, build: () =>
 		    h('li', { class: `msg ${m.mine ? 'mine' : 'theirs'}${m.state === 'failed' ? ' failed' : ''}`, 'data-msg-id': m.msgId || null },
 		    h('span', { class: 'sr-only', text: m.mine ? 'You: ' : `${friendName}: ` }),
-		    h('div', { class: 'bubble', text: m.text }),
+		    h('div', { class: 'bubble' }, linkify(m.text)),
 		    h('div', { class: 'meta' }, meta),
 		    m.state === 'failed' ? h('div', { class: 'error' },
 			h('span', { text: m.error ?? 'Not sent.' }), ' ',
