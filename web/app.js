@@ -1,7 +1,8 @@
 // The web client: register, log in, friends, conversations.  State lives
 // in memory for the session (the password only there, never stored);
-// the last account id and each account's conversations are kept in
-// localStorage.
+// the last account id is kept in localStorage, and so are the logged-in
+// account's conversations, until it logs out: a shared computer must not
+// show them to the next person.
 import { linkify } from './linkify.js';
 import {
 	Connection, PACKET_MAX, deliveredSize, detailText, isAccountId,
@@ -32,6 +33,14 @@ const store = {
 			localStorage.setItem(k, JSON.stringify(v));
 		} catch (e) {
 			// full or disabled: the session still works
+		}
+	},
+	remove(k) {
+		try {
+			localStorage.removeItem(k);
+			sessionStorage.removeItem(k);
+		} catch (e) {
+			// disabled: nothing was kept either
 		}
 	},
 };
@@ -179,7 +188,7 @@ function parseTime(t) {
 	return Number.isNaN(d.getTime()) ? new Date() : d;
 }
 
-// --- history (per account, in localStorage) -------------------------------
+// --- history (per account, in localStorage until logout) -----------------
 
 function historyKey() {
 	return `chat.v1.history.${S.me.id}`;
@@ -225,6 +234,15 @@ function saveHistory() {
 		results: Object.fromEntries(S.results),
 		unread: Object.fromEntries(S.unread),
 	});
+}
+
+// At logout: nothing of the account's is left in this browser but its id
+// in the log-in form.
+function eraseHistory() {
+	clearTimeout(S.saveTimer);
+	S.saveTimer = null;
+	if (S.me)
+		store.remove(historyKey());
 }
 
 function saveSoon() {
@@ -893,7 +911,7 @@ function resetSession() {
 		clearTimeout(S.ackTimer);
 		flushAcks();
 	}
-	saveHistory();
+	eraseHistory();
 	dropConn();
 	S.me = null;
 	S.friends.clear();
