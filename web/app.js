@@ -345,12 +345,12 @@ function showConn(state) {
 	el.dataset.state = state;
 	if (state === 'online') {
 		el.replaceChildren(h('span', { class: 'dot online', 'aria-hidden': 'true' }),
-		    ' Connected');
+		    h('span', { class: 'conn-label', text: ' Connected' }));
 		return;
 	}
 	if (state === 'connecting') {
 		el.replaceChildren(h('span', { class: 'spinner', 'aria-hidden': 'true' }),
-		    ' Connecting…');
+		    h('span', { class: 'conn-label', text: ' Connecting…' }));
 		return;
 	}
 	const secs = Math.max(0, Math.ceil((S.retryAt - Date.now()) / 1000));

@@ -188,6 +188,10 @@ describe('web client in chromium', { skip }, () => {
 		await shot(A.page, 'chat');
 		await A.page.setViewportSize(PHONE);
 		await shot(A.page, 'chat-phone');
+		// One's own id stays in view, the name gives way first.
+		const me = await A.page.locator('#me-id').boundingBox();
+		assert.ok(me && me.x >= 0 && me.x + me.width <= PHONE.width,
+		    `own id at ${JSON.stringify(me)}`);
 		await button(A.page, 'Back to friends').click();
 		await friendItem(A.page, bob.id).waitFor();
 		await shot(A.page, 'friends-phone');
