@@ -5,6 +5,7 @@
 //
 // Screenshots of the main views go to CHAT_TEST_SCREENSHOTS, or to
 // screenshots/ in the stack's directory (or the system's temp directory).
+// 29-web-friends has the friend menu, blocks, links and notifications.
 import assert from 'node:assert/strict';
 import { execFile } from 'node:child_process';
 import path from 'node:path';
@@ -132,7 +133,7 @@ describe('web client in chromium', { skip }, () => {
 
 		// Again, as a special follow; this time Bob accepts.
 		await field(pa, 'Friend id').fill(bob.id);
-		await pa.getByLabel('Special follow').check();
+		await pa.getByRole('checkbox', { name: 'Special follow', exact: true }).check();
 		await button(pa, 'Add friend').click();
 		req = B.page.locator(`#request-list li[data-src="${alice.id}"]`);
 		await button(req, 'Accept').click();
