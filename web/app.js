@@ -56,6 +56,8 @@ const S = {
 	results: new Map(),	// other id -> {what, ...}: news of requests and friends
 	blocked: new Map(),	// id -> {id, username}, from list_blocked
 	menu: null,		// {id, trigger, el} of the open friend menu
+	notify: false,		// the person turned notifications on
+	notes: new Map(),	// friend id -> the Notification shown for it
 	convs: new Map(),	// id -> [message]
 	unread: new Map(),	// id -> count
 	seen: new Set(),	// msg_ids shown
@@ -461,6 +463,8 @@ function onMessage(p) {
 	    msgId, state: 'sent' });
 	if (!mine && !chatVisible(other))
 		S.unread.set(other, (S.unread.get(other) ?? 0) + 1);
+	if (!mine)
+		notifyMessage(other, p.message);
 	if (!S.friends.has(other))
 		refreshFriends();
 	renderFriends();
@@ -1179,6 +1183,78 @@ async function addFriend(ev) {
 	}
 }
 
+// --- notifications --------------------------------------------------------
+
+const CAN_NOTIFY = 'Notification' in window;
+
+function renderNotify() {
+	$('prefs').hidden = !CAN_NOTIFY;
+	if (!CAN_NOTIFY)
+		return;
+	const perm = Notification.permission;
+	$('notify').checked = S.notify && perm === 'granted';
+	const hint = perm === 'denied' ? 'This browser blocks notifications from this page: ' +
+	    'allow them in its site settings first.' : null;
+	showError($('notify-hint'), hint);
+}
+
+// Permission is asked here only, from the person's own click.
+async function notifyChanged() {
+	const box = $('notify');
+	if (!box.checked) {
+		S.notify = false;
+	} else {
+		let perm = Notification.permission;
+		if (perm === 'default') {
+			try {
+				perm = await Notification.requestPermission();
+			} catch (e) {
+				perm = 'denied';
+			}
+		}
+		S.notify = perm === 'granted';
+	}
+	store.set('chat.v1.notify', S.notify);
+	renderNotify();
+}
+
+// A message came while the tab is hidden: one notification per friend,
+// the newest replacing the one before (same tag).
+function notifyMessage(other, text) {
+	if (!S.notify || !CAN_NOTIFY || Notification.permission !== 'granted' ||
+	    document.visibilityState !== 'hidden')
+		return;
+	const who = S.friends.get(other)?.username || `Account ${other}`;
+	const line = text.split('\n')[0];
+	let n;
+	try {
+		n = new Notification(who, {
+			body: line.length > 120 ? `${line.slice(0, 119)}…` : line,
+			tag: `chat-${S.me.id}-${other}`,
+		});
+	} catch (e) {
+		return;	// a browser that shows them from a service worker only
+	}
+	S.notes.get(other)?.close();
+	S.notes.set(other, n);
+	n.onclick = () => {
+		window.focus();
+		if (S.me && (S.friends.has(other) || S.convs.has(other)))
+			openChat(other);
+		n.close();
+	};
+	n.onclose = () => {
+		if (S.notes.get(other) === n)
+			S.notes.delete(other);
+	};
+}
+
+function closeNotes() {
+	for (const n of S.notes.values())
+		n.close();
+	S.notes.clear();
+}
+
 // --- conversation ---------------------------------------------------------
 
 function openChat(id) {
@@ -1366,6 +1442,7 @@ function showApp() {
 	renderResults();
 	renderBlocked();
 	renderFriends();
+	renderNotify();
 	renderChat(true);
 	showConn('online');
 	clearInterval(S.listTimer);
@@ -1390,6 +1467,7 @@ function resetSession() {
 	closeMenu(false);
 	if ($('confirm').open)
 		$('confirm').close();
+	closeNotes();
 	S.me = null;
 	S.friends.clear();
 	S.requests.clear();
@@ -1578,6 +1656,7 @@ function init() {
 	$('send-form').addEventListener('submit', sendMessage);
 	$('logout').addEventListener('click', logout);
 	$('copy-id').addEventListener('click', copyId);
+	$('notify').addEventListener('change', notifyChanged);
 	$('requests-jump').addEventListener('click', (e) => {
 		e.preventDefault();
 		$('requests').scrollIntoView({ block: 'nearest' });
@@ -1634,6 +1713,7 @@ function init() {
 	document.addEventListener('visibilitychange', () => {
 		if (document.visibilityState !== 'visible' || !S.me)
 			return;
+		closeNotes();	// the person is back: the page shows it all
 		if (S.active && chatVisible(S.active) && S.unread.delete(S.active))
 			renderFriends();
 		refreshFriends();
@@ -1648,6 +1728,7 @@ function init() {
 	});
 	wide.addEventListener('change', () => renderChat(false));
 
+	S.notify = store.get('chat.v1.notify') === true;
 	const last = store.get('chat.v1.lastId');
 	if (typeof last === 'string' && isAccountId(last))
 		$('login-id').value = last;

@@ -3,7 +3,7 @@
 // asked in a dialog first; the blocked accounts and unblock; sent requests
 // and their withdrawal; the special follow chosen when accepting; clicks
 // that land while notices come and go; links in messages, and markup that
-// stays text; 360 px.
+// stays text; a notification for a hidden tab; 360 px.
 //
 // Two people use pages (Ann and Ben); the others are raw TCP clients, as
 // in 10-web.  The tests run in order and build on each other.
@@ -18,6 +18,43 @@ import {
 	DESKTOP, PHONE, button, field, friendItem, launch, loginIn, messages,
 	person, registerIn, shot, skip, theirs,
 } from '../lib/web.mjs';
+
+// In the page before its scripts: document.visibilityState as the test
+// sets it (headless chromium never hides a page by itself), and every
+// Notification the page makes recorded with the visibility it was made
+// in, as is every permission request.
+function observeNotifications() {
+	const state = Object.getOwnPropertyDescriptor(Document.prototype, 'visibilityState');
+	const hidden = Object.getOwnPropertyDescriptor(Document.prototype, 'hidden');
+	let forced = null;
+	Object.defineProperty(Document.prototype, 'visibilityState', {
+		configurable: true,
+		get() { return forced ?? state.get.call(this); },
+	});
+	Object.defineProperty(Document.prototype, 'hidden', {
+		configurable: true,
+		get() { return forced ? forced === 'hidden' : hidden.get.call(this); },
+	});
+	window.__setHidden = (on) => {
+		forced = on ? 'hidden' : null;
+		document.dispatchEvent(new Event('visibilitychange'));
+	};
+	const Real = window.Notification;
+	window.__notes = [];
+	window.__asked = 0;
+	class Observed extends Real {
+		constructor(title, options = {}) {
+			super(title, options);
+			window.__notes.push({ title, body: options.body,
+			    visibility: document.visibilityState });
+		}
+	}
+	Observed.requestPermission = (...args) => {
+		window.__asked++;
+		return Real.requestPermission(...args);
+	};
+	window.Notification = Observed;
+}
 
 const more = (page, label) => button(page, `More for ${label}`);
 const menuItem = (page, name) => page.getByRole('menuitem', { name, exact: true });
@@ -66,7 +103,7 @@ async function friendIds(c, u) {
 	return (await listOf(c, 'list_friend', u.id, 'friends')).map((f) => f.id);
 }
 
-describe('web client: friends, blocks, links', { skip }, () => {
+describe('web client: friends, blocks, links, notifications', { skip }, () => {
 	let browser;
 	let A;
 	let B;
@@ -76,7 +113,7 @@ describe('web client: friends, blocks, links', { skip }, () => {
 
 	before(async () => {
 		browser = await launch();
-		A = await person(browser, 'A');
+		A = await person(browser, 'A', { init: observeNotifications });
 		B = await person(browser, 'B');
 		ann.id = await registerIn(A, ann.username, ann.password);
 		await loginIn(A, ann.id, ann.password);
@@ -340,6 +377,61 @@ describe('web client: friends, blocks, links', { skip }, () => {
 			['http://a.example/x?y=1&z=2', 'https://b.example/'],
 			['http://c.example/'],
 		]);
+	});
+
+	test('a message in a hidden tab makes a notification, once the person ' +
+	    'allowed it from the page', async () => {
+		const pa = A.page;
+		await A.context.grantPermissions(['notifications'], { origin: BASE_URL });
+		const notes = () => pa.evaluate(() => window.__notes);
+		const hideAndSend = async (message) => {
+			await pa.evaluate(() => window.__setHidden(true));
+			assertSuccess(await answer(eveTcp, { command: 'send_message',
+			    src: eve.id, dst: ann.id, message }), 'send_message_return');
+			await theirs(A, message).waitFor();
+			await pa.evaluate(() => window.__setHidden(false));
+		};
+		// Allowed by the browser but not turned on in the page: nothing.
+		await hideAndSend('before you asked');
+		assert.deepEqual(await notes(), []);
+
+		await pa.getByLabel('Notify me of new messages').check();
+		await hideAndSend('while hidden\nsecond line');
+		assert.deepEqual(await notes(), [{ title: eve.username,
+		    body: 'while hidden', visibility: 'hidden' }]);
+		// Visible: the page itself shows it.
+		assertSuccess(await answer(eveTcp, { command: 'send_message',
+		    src: eve.id, dst: ann.id, message: 'while visible' }),
+		    'send_message_return');
+		await theirs(A, 'while visible').waitFor();
+		assert.equal((await notes()).length, 1);
+		// Turned off again: nothing.
+		await pa.getByLabel('Notify me of new messages').uncheck();
+		await hideAndSend('after turning off');
+		assert.equal((await notes()).length, 1);
+		// Allowed already, so the page did not ask.
+		assert.equal(await pa.evaluate(() => window.__asked), 0);
+	});
+
+	test('the page asks for the permission only when the person turns ' +
+	    'notifications on, and says so when the browser refuses', async () => {
+		const p = await person(browser, 'N', { init: observeNotifications });
+		try {
+			await loginIn(p, ben.id, ben.password);
+			const box = p.page.getByLabel('Notify me of new messages');
+			assert.equal(await p.page.evaluate(() => window.__asked), 0);
+			await box.check();
+			await p.page.waitForFunction(() => window.__asked === 1);
+			const perm = await p.page.evaluate(() => Notification.permission);
+			// Headless chromium answers without a prompt.
+			assert.notEqual(perm, 'granted');
+			await p.page.waitForFunction(() => !document.getElementById('notify').checked);
+			if (perm === 'denied')
+				await p.page.getByText('This browser blocks notifications').waitFor();
+			assert.deepEqual(p.errors, []);
+		} finally {
+			await p.context.close();
+		}
 	});
 
 	test('at 360 px: your id stays in view, a long name wraps in its ' +
