@@ -532,8 +532,16 @@ function onRemoved(p) {
 	const src = String(p.src ?? '');
 	const dst = String(p.dst ?? '');
 	const other = src === S.me.id ? dst : dst === S.me.id ? src : null;
-	if (!other || !S.friends.has(other))
-		return;	// this page ended it, and has shown so already
+	if (!other)
+		return;
+	if (!S.friends.has(other)) {
+		// This page ended it and has shown so already, or the
+		// friend is not listed yet: a list on its way may be older.
+		S.dropped.set(other, S.listGen);
+		if (S.listBusy)
+			S.listAgain = true;
+		return;
+	}
 	const username = S.friends.get(other).username;
 	dropFriend(other);
 	setResult(other, { what: 'removed', username });
