@@ -1,7 +1,9 @@
 // The web client: register, log in, friends, conversations.  State lives
 // in memory for the session (the password only there, never stored);
-// the last account id and each account's conversations are kept in
-// localStorage.
+// the last account id is kept in localStorage, and so are the logged-in
+// account's conversations, until it logs out: a shared computer must not
+// show them to the next person.
+import { linkify } from './linkify.js';
 import {
 	Connection, PACKET_MAX, deliveredSize, detailText, isAccountId,
 	passwordProblem, register, usernameProblem,
@@ -33,6 +35,14 @@ const store = {
 			// full or disabled: the session still works
 		}
 	},
+	remove(k) {
+		try {
+			localStorage.removeItem(k);
+			sessionStorage.removeItem(k);
+		} catch (e) {
+			// disabled: nothing was kept either
+		}
+	},
 };
 
 const S = {
@@ -41,8 +51,13 @@ const S = {
 	creds: null,		// {id, password} while logged in (memory only)
 	me: null,		// {id, username}
 	friends: new Map(),	// id -> {id, username, status, online}
-	requests: new Map(),	// src -> {src, username, busy, error}
-	results: new Map(),	// other id -> {what, ...}: requests and their answers
+	requests: new Map(),	// src -> {src, username, special, busy, error}
+	outgoing: new Map(),	// dst -> {special, busy}: our requests still unanswered
+	results: new Map(),	// other id -> {what, ...}: news of requests and friends
+	blocked: new Map(),	// id -> {id, username}, from list_blocked
+	menu: null,		// {id, trigger, el} of the open friend menu
+	notify: false,		// the person turned notifications on
+	notes: new Map(),	// friend id -> the Notification shown for it
 	convs: new Map(),	// id -> [message]
 	unread: new Map(),	// id -> count
 	seen: new Set(),	// msg_ids shown
@@ -54,6 +69,8 @@ const S = {
 	listTimer: null,
 	listBusy: false,
 	listAgain: false,
+	listGen: 0,		// list_friend requests sent
+	dropped: new Map(),	// friend id -> listGen when the friendship ended
 	ackQueue: [],
 	ackTimer: null,
 	saveTimer: null,
@@ -93,22 +110,6 @@ function showError(el, text) {
 	el.hidden = !text;
 }
 
-// Replaces a list's items, keeping keyboard focus on the element with the
-// same data-focus key if it was focused before.
-function replaceList(list, items) {
-	const active = document.activeElement;
-	const key = list.contains(active) ? active.dataset.focus : null;
-	list.replaceChildren(...items);
-	if (key) {
-		const again = list.querySelector(`[data-focus="${CSS.escape(key)}"]`);
-		if (again)
-			again.focus();
-		else
-			return true;	// focus was lost
-	}
-	return false;
-}
-
 // A round badge with the first letter of a name, its colour from the id.
 function avatar(label, id) {
 	const first = [...(label || '?').trim()][0] ?? '?';
@@ -118,21 +119,36 @@ function avatar(label, id) {
 	    style: `--hue: ${hue}` }, first.toUpperCase());
 }
 
-// Makes list's children the elements of specs ({key, sig, build}) in
-// order, keeping in place every element whose key and sig are unchanged,
-// so that a live region announces only what is new.
+// Makes list's children the elements of specs ({key, sig, build,
+// update}) in order.  An element whose key is still there is kept; when
+// its sig changed, update(el) brings it up to date in place if the spec
+// has one, else build() makes a new one.  Kept elements are what lets a
+// click land: one whose mousedown hit an element that a push replaced
+// before the mouseup reaches neither, and it keeps a live region from
+// announcing what it already said.  Keyboard focus in a rebuilt element
+// goes to the one with the same data-focus; returns true when the focus
+// was in the list and has nowhere to go there.
 function reconcile(list, specs) {
+	const active = document.activeElement;
+	const had = list.contains(active);
+	const key = had ? active.dataset.focus : undefined;
 	const old = new Map();
 	for (const el of list.children)
 		old.set(el.dataset.key, el);
 	let i = 0;
 	for (const spec of specs) {
 		let el = old.get(spec.key);
-		if (!el || el.dataset.sig !== spec.sig) {
+		if (el && el.dataset.sig !== spec.sig) {
+			if (spec.update)
+				spec.update(el);
+			else
+				el = null;
+		}
+		if (!el) {
 			el = spec.build();
 			el.dataset.key = spec.key;
-			el.dataset.sig = spec.sig;
 		}
+		el.dataset.sig = spec.sig;
 		const at = list.children[i] ?? null;
 		if (at !== el)
 			list.insertBefore(el, at);
@@ -140,16 +156,25 @@ function reconcile(list, specs) {
 	}
 	while (list.children.length > i)
 		list.lastElementChild.remove();
+	if (!had || list.contains(document.activeElement))
+		return false;
+	const again = key ? list.querySelector(`[data-focus="${CSS.escape(key)}"]`) : null;
+	if (again && !again.disabled) {
+		again.focus();
+		return false;
+	}
+	return true;
+}
+
+// The name an account is known by here, or ''.
+function knownName(id) {
+	return S.friends.get(id)?.username || S.requests.get(id)?.username ||
+	    S.blocked.get(id)?.username || S.results.get(id)?.username || '';
 }
 
 function name(id) {
-	const f = S.friends.get(id);
-	if (f)
-		return `${f.username} (${id})`;
-	const q = S.requests.get(id) ?? S.results.get(id);
-	if (q && q.username)
-		return `${q.username} (${id})`;
-	return id;
+	const n = knownName(id);
+	return n ? `${n} (${id})` : id;
 }
 
 // --- time -----------------------------------------------------------------
@@ -178,7 +203,7 @@ function parseTime(t) {
 	return Number.isNaN(d.getTime()) ? new Date() : d;
 }
 
-// --- history (per account, in localStorage) -------------------------------
+// --- history (per account, in localStorage until logout) -----------------
 
 function historyKey() {
 	return `chat.v1.history.${S.me.id}`;
@@ -188,6 +213,7 @@ function loadHistory() {
 	S.convs.clear();
 	S.seen.clear();
 	S.results.clear();
+	S.outgoing.clear();
 	const saved = store.get(historyKey());
 	if (!saved || typeof saved !== 'object')
 		return;
@@ -203,9 +229,17 @@ function loadHistory() {
 			if (m.msgId)
 				S.seen.add(m.msgId);
 	}
-	for (const [id, r] of Object.entries(saved.results ?? {}))
-		if (r && typeof r.what === 'string')
+	for (const [id, r] of Object.entries(saved.results ?? {})) {
+		if (!r || typeof r.what !== 'string')
+			continue;
+		if (r.what === 'wait')	// kept so by an older page
+			S.outgoing.set(id, { special: r.special === true, busy: false });
+		else
 			S.results.set(id, r);
+	}
+	for (const [id, o] of Object.entries(saved.outgoing ?? {}))
+		if (isAccountId(id) && o && typeof o === 'object')
+			S.outgoing.set(id, { special: o.special === true, busy: false });
 	for (const [id, n] of Object.entries(saved.unread ?? {}))
 		if (Number.isInteger(n) && n > 0)
 			S.unread.set(id, n);
@@ -219,11 +253,24 @@ function saveHistory() {
 	const convs = {};
 	for (const [id, msgs] of S.convs)
 		convs[id] = msgs.slice(-HISTORY_CAP).map(({ key, ...m }) => m);
+	const outgoing = {};
+	for (const [id, o] of S.outgoing)
+		outgoing[id] = { special: o.special };
 	store.set(historyKey(), {
 		convs,
 		results: Object.fromEntries(S.results),
+		outgoing,
 		unread: Object.fromEntries(S.unread),
 	});
+}
+
+// At logout: nothing of the account's is left in this browser but its id
+// in the log-in form.
+function eraseHistory() {
+	clearTimeout(S.saveTimer);
+	S.saveTimer = null;
+	if (S.me)
+		store.remove(historyKey());
 }
 
 function saveSoon() {
@@ -308,6 +355,7 @@ async function reconnect() {
 		showConn('online');
 		renderChat(false);
 		refreshFriends();
+		refreshBlocked();
 		return;
 	}
 	dropConn();
@@ -326,12 +374,12 @@ function showConn(state) {
 	el.dataset.state = state;
 	if (state === 'online') {
 		el.replaceChildren(h('span', { class: 'dot online', 'aria-hidden': 'true' }),
-		    ' Connected');
+		    h('span', { class: 'conn-label', text: ' Connected' }));
 		return;
 	}
 	if (state === 'connecting') {
 		el.replaceChildren(h('span', { class: 'spinner', 'aria-hidden': 'true' }),
-		    ' Connecting…');
+		    h('span', { class: 'conn-label', text: ' Connecting…' }));
 		return;
 	}
 	const secs = Math.max(0, Math.ceil((S.retryAt - Date.now()) / 1000));
@@ -361,6 +409,12 @@ function onPush(p) {
 		break;
 	case 'add_friend_confirm_return':
 		onResult(p);
+		break;
+	case 'remove_friend':
+		onRemoved(p);
+		break;
+	case 'cancel_friend':
+		onCancelled(p);
 		break;
 	default:
 		break;	// unknown commands are ignored
@@ -409,6 +463,8 @@ function onMessage(p) {
 	    msgId, state: 'sent' });
 	if (!mine && !chatVisible(other))
 		S.unread.set(other, (S.unread.get(other) ?? 0) + 1);
+	if (!mine)
+		notifyMessage(other, p.message);
 	if (!S.friends.has(other))
 		refreshFriends();
 	renderFriends();
@@ -434,7 +490,8 @@ function onRequest(p) {
 		return;
 	const q = S.requests.get(src);
 	S.requests.set(src, { src, username: typeof p.username === 'string' ?
-	    p.username : (q?.username ?? ''), busy: false, error: null });
+	    p.username : (q?.username ?? ''), special: q?.special ?? false,
+	    busy: q?.busy ?? false, error: null });
 	renderRequests();
 }
 
@@ -447,20 +504,61 @@ function onResult(p) {
 	const dst = String(p.dst ?? '');
 	if (p.status === 'success') {
 		if (src === S.me.id) {
+			S.outgoing.delete(dst);
 			setResult(dst, { what: 'accepted' });
 		} else if (dst === S.me.id) {
 			S.requests.delete(src);
+			S.outgoing.delete(src);	// ours crossed theirs
 			setResult(src, { what: 'friends' });
 		}
 	} else if (p.detail === 'rejected' && src === S.me.id) {
+		S.outgoing.delete(dst);
 		setResult(dst, { what: 'declined' });
 	} else {
 		return;
 	}
 	saveSoon();
 	renderRequests();
+	renderOutgoing();
 	renderResults();
 	refreshFriends();
+}
+
+// The friendship with the other account ended: removed by either side,
+// or by a block (which the blocked side sees as a removal only).
+function onRemoved(p) {
+	if (!S.me)
+		return;
+	const src = String(p.src ?? '');
+	const dst = String(p.dst ?? '');
+	const other = src === S.me.id ? dst : dst === S.me.id ? src : null;
+	if (!other)
+		return;
+	if (!S.friends.has(other)) {
+		// This page ended it and has shown so already, or the
+		// friend is not listed yet: a list on its way may be older.
+		S.dropped.set(other, S.listGen);
+		if (S.listBusy)
+			S.listAgain = true;
+		return;
+	}
+	const username = S.friends.get(other).username;
+	dropFriend(other);
+	setResult(other, { what: 'removed', username });
+	saveSoon();
+	renderResults();
+}
+
+// The asker withdrew a request to us (PROTOCOL.md, cancel_friend).
+function onCancelled(p) {
+	if (!S.me)
+		return;
+	const src = String(p.src ?? '');
+	const dst = String(p.dst ?? '');
+	if (dst === S.me.id && S.requests.delete(src))
+		renderRequests();
+	else if (src === S.me.id && S.outgoing.delete(dst))
+		renderOutgoing();
 }
 
 // --- friends --------------------------------------------------------------
@@ -473,6 +571,7 @@ async function refreshFriends() {
 		return;
 	}
 	S.listBusy = true;
+	const gen = ++S.listGen;
 	try {
 		const r = await req({ command: 'list_friend', id: S.me.id });
 		if (r.status === 'success') {
@@ -481,11 +580,17 @@ async function refreshFriends() {
 				if (!f || f.id === undefined)
 					continue;
 				const id = String(f.id);
+				// Ended while this list was on its way: it
+				// may still name the friend.
+				if ((S.dropped.get(id) ?? -1) >= gen)
+					continue;
 				m.set(id, { id, username: String(f.username ?? ''),
 				    status: String(f.status ?? '0'), online: f.online === true });
-				if (S.results.get(id)?.what === 'wait')
-					S.results.delete(id);
+				S.outgoing.delete(id);
 			}
+			for (const [id, g] of S.dropped)
+				if (g < gen)
+					S.dropped.delete(id);
 			S.friends = m;
 			renderFriends();
 			if (S.focusFriend) {
@@ -494,6 +599,7 @@ async function refreshFriends() {
 				    $('friend-id').value === '')
 					$('friend-list').querySelector('button')?.focus();
 			}
+			renderOutgoing();
 			renderResults();
 			if (S.active)
 				renderChatHead();
@@ -509,81 +615,471 @@ async function refreshFriends() {
 	}
 }
 
+// Forgets a friend and what this browser kept of the conversation, at
+// once, whoever ended the friendship.
+function dropFriend(id) {
+	S.friends.delete(id);
+	S.dropped.set(id, S.listGen);
+	if (S.listBusy)
+		S.listAgain = true;
+	S.convs.delete(id);
+	S.unread.delete(id);
+	if (S.menu?.id === id)
+		closeMenu(false);
+	if (S.active === id) {
+		const inChat = $('chat').contains(document.activeElement);
+		S.active = null;
+		$('message').value = '';
+		$('app').dataset.pane = 'list';
+		renderChat(false);
+		if (inChat)
+			$('friend-id').focus();
+	}
+	renderFriends();
+	saveHistory();	// gone from the storage too, not in a moment
+}
+
+// The parts of a friend's row that change; pointer-events: none on them
+// (style.css) keeps the button itself the target of every click.
+function friendParts(id) {
+	const f = S.friends.get(id);
+	const unread = S.unread.get(id) ?? 0;
+	const last = S.convs.get(id)?.at(-1);
+	return [
+	    h('span', { class: 'avatar-wrap' },
+		avatar(f?.username || id, id),
+		h('span', { class: `dot ${f?.online ? 'online' : 'offline'}`, 'aria-hidden': 'true' })),
+	    h('span', { class: 'friend-main' },
+		h('span', { class: 'friend-line' },
+		    h('span', { class: 'friend-name', text: f ? (f.username || '(no name)') : id }),
+		    f?.status === '1' ? h('span', { class: 'star', 'aria-hidden': 'true', text: '★' }) : null,
+		    h('span', { class: 'sr-only', text: f ? (f.status === '1' ? ', special follow' : '') : ', not a friend' }),
+		    h('span', { class: 'friend-id', text: f ? `id ${id}` : 'not a friend' })),
+		h('span', { class: 'friend-last', text: last ? (last.mine ? 'You: ' : '') + last.text.split('\n')[0] : (f?.online ? 'online' : 'offline') })),
+	    h('span', { class: 'sr-only', text: f?.online ? ', online' : ', offline' }),
+	    unread > 0 ? h('span', { class: 'badge', title: `${unread} unread` },
+		String(unread), h('span', { class: 'sr-only', text: ' unread' })) : null,
+	];
+}
+
+function friendRow(id) {
+	const label = knownName(id) || `account ${id}`;
+	return h('li', { class: 'friend-row' },
+	    h('button', {
+		type: 'button', class: 'friend', 'data-focus': id, 'data-id': id,
+		'aria-current': S.active === id ? 'true' : null,
+		onclick: () => openChat(id),
+	    }, friendParts(id)),
+	    h('button', {
+		type: 'button', class: 'btn btn-quiet more', 'data-focus': `m${id}`,
+		'data-menu': id, 'aria-haspopup': 'menu', 'aria-expanded': 'false',
+		'aria-label': `More for ${label}`, title: 'Remove, block…',
+		onclick: (e) => toggleMenu(id, e.currentTarget),
+		onkeydown: (e) => {
+			if (e.key === 'ArrowDown' || e.key === 'ArrowUp') {
+				e.preventDefault();
+				openMenu(id, e.currentTarget, e.key === 'ArrowUp' ? -1 : 0);
+			}
+		},
+	    }, h('span', { 'aria-hidden': 'true', text: '⋯' })));
+}
+
 function renderFriends() {
 	const ids = [...S.friends.keys()];
 	// People we talked to who are not (or no more) friends.
 	for (const id of S.convs.keys())
 		if (!S.friends.has(id) && S.convs.get(id).length > 0)
 			ids.push(id);
-	const items = ids.map((id) => {
+	const specs = ids.map((id) => {
 		const f = S.friends.get(id);
-		const unread = S.unread.get(id) ?? 0;
 		const last = S.convs.get(id)?.at(-1);
-		return h('li', {},
-		    h('button', {
-			type: 'button', class: 'friend', 'data-focus': id,
-			'data-id': id, 'aria-current': S.active === id ? 'true' : null,
-			onclick: () => openChat(id),
-		    },
-		    h('span', { class: 'avatar-wrap' },
-			avatar(f?.username || id, id),
-			h('span', { class: `dot ${f?.online ? 'online' : 'offline'}`, 'aria-hidden': 'true' })),
-		    h('span', { class: 'friend-main' },
-			h('span', { class: 'friend-line' },
-			    h('span', { class: 'friend-name', text: f ? (f.username || '(no name)') : id }),
-			    f?.status === '1' ? h('span', { class: 'star', title: 'Special follow', text: '★' }) : null,
-			    h('span', { class: 'sr-only', text: f ? (f.status === '1' ? ', special follow' : '') : ', not a friend' }),
-			    h('span', { class: 'friend-id', text: f ? `id ${id}` : 'not a friend' })),
-			h('span', { class: 'friend-last', text: last ? (last.mine ? 'You: ' : '') + last.text.split('\n')[0] : (f?.online ? 'online' : 'offline') })),
-		    h('span', { class: 'sr-only', text: f?.online ? ', online' : ', offline' }),
-		    unread > 0 ? h('span', { class: 'badge', title: `${unread} unread` },
-			String(unread), h('span', { class: 'sr-only', text: ' unread' })) : null));
+		return {
+			key: id,
+			sig: JSON.stringify([f, S.unread.get(id) ?? 0, S.active === id,
+			    last?.key, last?.text]),
+			build: () => friendRow(id),
+			update: (li) => {
+				const b = li.querySelector('.friend');
+				b.replaceChildren(...friendParts(id).filter(Boolean));
+				if (S.active === id)
+					b.setAttribute('aria-current', 'true');
+				else
+					b.removeAttribute('aria-current');
+				li.querySelector('.more').setAttribute('aria-label',
+				    `More for ${knownName(id) || `account ${id}`}`);
+			},
+		};
 	});
-	const lost = replaceList($('friend-list'), items);
+	if (S.menu && !ids.includes(S.menu.id))
+		closeMenu(false);
+	const lost = reconcile($('friend-list'), specs);
 	$('friends-empty').hidden = ids.length > 0;
 	if (lost)
-		$('friend-id').focus();
+		($('friend-list').querySelector('.friend') ?? $('friend-id')).focus();
 	const total = [...S.unread.values()].reduce((a, b) => a + b, 0);
 	document.title = total > 0 ? `(${total}) Chat` : 'Chat';
 }
 
-function renderRequests() {
-	const items = [...S.requests.values()].map((q) => {
-		const who = q.username ? `${q.username}` : `Account ${q.src}`;
-		return h('li', { class: 'request', 'data-src': q.src },
-		    h('p', {}, h('strong', { text: who }), ` (id ${q.src}) wants to be your friend.`),
-		    h('div', { class: 'row' },
-			h('button', { type: 'button', class: 'btn btn-primary btn-small',
-			    'data-focus': `a${q.src}`, disabled: q.busy,
-			    onclick: () => answerRequest(q.src, true) }, 'Accept'),
-			h('button', { type: 'button', class: 'btn btn-quiet btn-small',
-			    'data-focus': `d${q.src}`, disabled: q.busy,
-			    onclick: () => answerRequest(q.src, false) }, 'Decline')),
-		    q.error ? h('p', { class: 'error', role: 'alert', text: q.error }) : null);
+// A polite word for screen readers about what an action did (what the
+// eye sees as a row going away).
+function sayDone(text) {
+	const el = $('side-state');
+	el.textContent = text;
+	clearTimeout(S.sayTimer);
+	S.sayTimer = setTimeout(() => { el.textContent = ''; }, 5000);
+}
+
+// --- a friend's menu ------------------------------------------------------
+
+// The menu button pattern of the ARIA practices: the menu opens below its
+// button, over what follows (nothing moves), with the focus on an item;
+// arrows move, Escape closes back to the button, Tab or a click elsewhere
+// closes it.
+function openMenu(id, trigger, at = 0) {
+	closeMenu(false);
+	const items = [];
+	if (S.friends.has(id))
+		items.push(['Remove friend…', () => removeFriend(id, trigger)]);
+	items.push(['Block…', () => blockAccount(id, trigger)]);
+	const menu = h('div', { class: 'menu', role: 'menu', id: 'friend-menu',
+	    'aria-label': `Actions for ${knownName(id) || `account ${id}`}` },
+	    items.map(([text, act]) => h('button', { type: 'button',
+		role: 'menuitem', tabindex: '-1', class: 'menu-item',
+		onclick: () => { closeMenu(false); act(); } }, text)));
+	menu.addEventListener('keydown', (e) => menuKey(e, menu));
+	menu.addEventListener('focusout', (e) => {
+		if (S.menu?.el === menu && !menu.contains(e.relatedTarget) &&
+		    e.relatedTarget !== trigger)
+			closeMenu(false);
 	});
-	$('requests').hidden = items.length === 0;
-	const lost = replaceList($('request-list'), items);
-	if (lost)
+	trigger.after(menu);
+	trigger.setAttribute('aria-expanded', 'true');
+	trigger.setAttribute('aria-controls', 'friend-menu');
+	S.menu = { id, trigger, el: menu };
+	const buttons = menu.querySelectorAll('[role=menuitem]');
+	buttons[at < 0 ? buttons.length - 1 : 0].focus();
+}
+
+function closeMenu(refocus) {
+	const m = S.menu;
+	if (!m)
+		return;
+	S.menu = null;
+	m.el.remove();
+	m.trigger.setAttribute('aria-expanded', 'false');
+	m.trigger.removeAttribute('aria-controls');
+	if (refocus && m.trigger.isConnected)
+		m.trigger.focus();
+}
+
+function toggleMenu(id, trigger) {
+	if (S.menu?.id === id)
+		closeMenu(true);
+	else
+		openMenu(id, trigger);
+}
+
+function menuKey(e, menu) {
+	const items = [...menu.querySelectorAll('[role=menuitem]')];
+	const i = items.indexOf(document.activeElement);
+	let to = null;
+	if (e.key === 'ArrowDown')
+		to = (i + 1) % items.length;
+	else if (e.key === 'ArrowUp')
+		to = (i - 1 + items.length) % items.length;
+	else if (e.key === 'Home')
+		to = 0;
+	else if (e.key === 'End')
+		to = items.length - 1;
+	else if (e.key === 'Escape') {
+		e.preventDefault();
+		closeMenu(true);
+		return;
+	} else if (e.key === 'Tab') {
+		closeMenu(false);
+		return;
+	}
+	if (to !== null) {
+		e.preventDefault();
+		items[to].focus();
+	}
+}
+
+// --- confirmation ---------------------------------------------------------
+
+// Resolves true when the person confirms.  A <dialog> shown modal keeps
+// the keyboard inside it, starts on Cancel, and gives the focus back to
+// what had it (the menu's button) when it closes.
+function confirmAction({ title, text, ok }) {
+	const dialog = $('confirm');
+	$('confirm-title').textContent = title;
+	$('confirm-text').textContent = text;
+	$('confirm-ok').textContent = ok;
+	dialog.returnValue = '';
+	return new Promise((resolve) => {
+		dialog.addEventListener('close', () => resolve(dialog.returnValue === 'ok'),
+		    { once: true });
+		dialog.showModal();
+		$('confirm-cancel').focus();
+	});
+}
+
+// What is left to focus when the row of id goes: the next friend's row,
+// else the one before, else the friend id field.
+function focusAfter(id) {
+	const rows = [...$('friend-list').children];
+	const i = rows.findIndex((li) => li.dataset.key === id);
+	return () => {
+		const next = rows.slice(i + 1).concat(rows.slice(0, i).reverse())
+		    .find((li) => li.isConnected);
+		(next?.querySelector('.friend') ?? $('friend-id')).focus();
+	};
+}
+
+async function removeFriend(id, trigger) {
+	const who = name(id);
+	trigger.focus();
+	if (!await confirmAction({
+		title: `Remove ${knownName(id) || id}?`,
+		text: `${who} will no longer be your friend: neither of you can message the other. ` +
+		    'What this browser kept of your conversation is deleted. Either of you can ask again later.',
+		ok: 'Remove',
+	}))
+		return;
+	const refocus = focusAfter(id);
+	let r;
+	try {
+		r = await req({ command: 'remove_friend', src: S.me.id, dst: id });
+	} catch (e) {
+		r = { status: 'fail', detail: e.message };
+	}
+	if (r.status === 'success' || r.detail === 'not friends') {
+		const had = trigger.isConnected && $('friend-list').contains(document.activeElement);
+		dropFriend(id);
+		if (had || document.activeElement === document.body)
+			refocus();
+		sayDone(`${who} is no longer your friend.`);
+		return;
+	}
+	setResult(id, { what: 'info', detail: r.detail });
+	renderResults();
+}
+
+async function blockAccount(id, trigger) {
+	const who = name(id);
+	trigger.focus();
+	if (!await confirmAction({
+		title: `Block ${knownName(id) || id}?`,
+		text: `${who} will no longer be your friend, and can no longer send you messages or friend requests. ` +
+		    'They see the friendship end, but are not told of the block. ' +
+		    'What this browser kept of your conversation is deleted. You can unblock them under “Blocked”.',
+		ok: 'Block',
+	}))
+		return;
+	const username = knownName(id);
+	const refocus = focusAfter(id);
+	let r;
+	try {
+		r = await req({ command: 'block', src: S.me.id, dst: id });
+	} catch (e) {
+		r = { status: 'fail', detail: e.message };
+	}
+	if (r.status !== 'success' && r.detail !== 'already blocked') {
+		setResult(id, { what: 'info', detail: r.detail });
+		renderResults();
+		return;
+	}
+	const had = trigger.isConnected && $('friend-list').contains(document.activeElement);
+	S.blocked.set(id, { id, username });
+	// The server ended whatever was between us (PROTOCOL.md, block).
+	S.requests.delete(id);
+	S.outgoing.delete(id);
+	S.results.delete(id);
+	dropFriend(id);
+	if (had || document.activeElement === document.body)
+		refocus();
+	renderRequests();
+	renderOutgoing();
+	renderResults();
+	renderBlocked();
+	sayDone(`${who} is blocked.`);
+	refreshBlocked();
+}
+
+// --- blocked accounts -----------------------------------------------------
+
+async function refreshBlocked() {
+	if (!S.me || !S.conn || S.connecting)
+		return;
+	let r;
+	try {
+		r = await req({ command: 'list_blocked', id: S.me.id });
+	} catch (e) {
+		return;	// the next login asks again
+	}
+	if (r.status !== 'success' || !Array.isArray(r.blocked))
+		return;
+	S.blocked = new Map(r.blocked.filter((b) => b && b.id !== undefined)
+	    .map((b) => [String(b.id), { id: String(b.id),
+	    username: String(b.username ?? '') }]));
+	renderBlocked();
+}
+
+function renderBlocked() {
+	const specs = [...S.blocked.values()].map((b) => ({
+		key: b.id,
+		sig: JSON.stringify([b.id, b.username]),
+		build: () => h('li', { class: 'result', 'data-id': b.id },
+		    h('span', { class: 'wrap', text: b.username ? `${b.username} (${b.id})` : b.id }),
+		    h('button', { type: 'button', class: 'btn btn-quiet btn-small',
+			'data-focus': `u${b.id}`, 'aria-label': `Unblock ${b.username || b.id}`,
+			onclick: () => unblock(b.id) }, 'Unblock')),
+	}));
+	$('blocked').hidden = specs.length === 0;
+	if (reconcile($('blocked-list'), specs))
+		($('blocked-list').querySelector('button') ?? $('friend-id')).focus();
+}
+
+async function unblock(id) {
+	const b = S.blocked.get(id);
+	if (!b || b.busy)
+		return;
+	b.busy = true;
+	let r;
+	try {
+		r = await req({ command: 'unblock', src: S.me.id, dst: id });
+	} catch (e) {
+		r = { status: 'fail', detail: e.message };
+	}
+	b.busy = false;
+	if (r.status === 'success' || r.detail === 'not blocked') {
+		const who = name(id);
+		S.blocked.delete(id);
+		renderBlocked();
+		sayDone(`${who} is unblocked. Nothing comes back by itself: either of you can ask again.`);
+		return;
+	}
+	setResult(id, { what: 'info', detail: r.detail });
+	renderResults();
+}
+
+// --- friend requests ------------------------------------------------------
+
+function requestCard(q) {
+	const who = q.username ? q.username : `Account ${q.src}`;
+	const special = h('input', { type: 'checkbox', class: 'special',
+	    'aria-label': `Special follow for ${who}`,
+	    onchange: (e) => { q.special = e.currentTarget.checked; } });
+	special.checked = q.special;
+	return h('li', { class: 'request', 'data-src': q.src },
+	    h('p', { class: 'wrap' }, h('strong', { text: who }), ` (id ${q.src}) wants to be your friend.`),
+	    h('div', { class: 'row request-actions' },
+		h('label', { class: 'check' }, special, 'Special follow ',
+		    h('span', { class: 'star', 'aria-hidden': 'true', text: '★' })),
+		h('button', { type: 'button', class: 'btn btn-primary btn-small accept',
+		    'data-focus': `a${q.src}`,
+		    onclick: () => answerRequest(q.src, true) }, 'Accept'),
+		h('button', { type: 'button', class: 'btn btn-quiet btn-small decline',
+		    'data-focus': `d${q.src}`,
+		    onclick: () => answerRequest(q.src, false) }, 'Decline')),
+	    h('p', { class: 'error', role: 'alert', hidden: true }));
+}
+
+// Busy and error change in place: the buttons stay the same elements, so
+// that the focus stays on the one pressed.
+function updateRequestCard(li, q) {
+	const who = q.username ? q.username : `Account ${q.src}`;
+	li.querySelector('strong').textContent = who;
+	li.querySelector('.special').setAttribute('aria-label', `Special follow for ${who}`);
+	// aria-disabled rather than disabled: a disabled button drops the
+	// focus of the person who pressed it.
+	for (const el of li.querySelectorAll('button'))
+		el.setAttribute('aria-disabled', String(q.busy));
+	li.querySelector('.special').disabled = q.busy;
+	li.querySelector('.special').checked = q.special;
+	showError(li.querySelector('.error'), q.error);
+}
+
+function renderRequests() {
+	const specs = [...S.requests.values()].map((q) => ({
+		key: q.src,
+		sig: JSON.stringify([q.username, q.busy, q.error, q.special]),
+		build: () => {
+			const li = requestCard(q);
+			updateRequestCard(li, q);
+			return li;
+		},
+		update: (li) => updateRequestCard(li, q),
+	}));
+	$('requests').hidden = specs.length === 0;
+	const n = specs.length;
+	$('requests-jump').hidden = n === 0;
+	$('requests-jump').textContent = n === 1 ? '1 friend request' : `${n} friend requests`;
+	if (reconcile($('request-list'), specs))
 		($('request-list').querySelector('button') ?? $('friend-id')).focus();
 }
 
-// Keeps the newest answers only: the list is news, not an archive.
+// Our own requests still unanswered: the page knows those it sent (kept
+// with the conversations until logout), not those sent elsewhere.
+function renderOutgoing() {
+	const specs = [...S.outgoing.entries()].map(([id, o]) => ({
+		key: id,
+		sig: JSON.stringify([name(id), o.special]),
+		build: () => h('li', { class: 'result wait', 'data-dst': id },
+		    h('span', { class: 'wrap', text: `Request sent to ${name(id)}` +
+			`${o.special ? ' (special follow)' : ''}: waiting for an answer.` }),
+		    h('button', { type: 'button', class: 'btn btn-quiet btn-small',
+			'data-focus': `w${id}`,
+			'aria-label': `Withdraw the request to ${name(id)}`,
+			onclick: () => withdraw(id) }, 'Withdraw')),
+	}));
+	$('sent').hidden = specs.length === 0;
+	if (reconcile($('sent-list'), specs))
+		($('sent-list').querySelector('button') ?? $('friend-id')).focus();
+}
+
+async function withdraw(id) {
+	const o = S.outgoing.get(id);
+	if (!o || o.busy)
+		return;
+	o.busy = true;
+	renderOutgoing();
+	let r;
+	try {
+		r = await req({ command: 'cancel_friend', src: S.me.id, dst: id });
+	} catch (e) {
+		r = { status: 'fail', detail: e.message };
+	}
+	o.busy = false;
+	if (r.status === 'success') {
+		S.outgoing.delete(id);
+		sayDone(`Your request to ${name(id)} is withdrawn.`);
+	} else if (r.detail === 'no pending request') {
+		S.outgoing.delete(id);
+		setResult(id, { what: 'info', detail: r.detail });
+	} else {
+		setResult(id, { what: 'info', detail: r.detail });
+	}
+	saveSoon();
+	renderOutgoing();
+	renderResults();
+}
+
+// Keeps the newest news only: the list is news, not an archive.
 function setResult(id, r) {
 	S.results.delete(id);
 	S.results.set(id, r);
 	for (const old of S.results.keys()) {
 		if (S.results.size <= 6)
 			break;
-		if (S.results.get(old).what !== 'wait')
-			S.results.delete(old);
+		S.results.delete(old);
 	}
 }
 
-// What became of a friend request, in words (names as known now).
+// What became of a friend request or a friendship, in words (names as
+// known now).
 function resultText(id, r) {
 	switch (r.what) {
-	case 'wait':
-		return `Request sent to ${name(id)}${r.special ? ' (special follow)' : ''}: waiting for an answer.`;
 	case 'accepted':
 		return `${name(id)} accepted your friend request.`;
 	case 'declined':
@@ -592,24 +1088,28 @@ function resultText(id, r) {
 		return `You and ${name(id)} are now friends.`;
 	case 'you-declined':
 		return `You declined the request of ${name(id)}.`;
+	case 'removed':
+		return `You and ${name(id)} are no longer friends.`;
 	default:
 		return `${name(id)}: ${detailText(r.detail)}`;
 	}
 }
 
-const RESULT_KIND = { wait: 'wait', accepted: 'ok', friends: 'ok', declined: 'no' };
+const RESULT_KIND = { accepted: 'ok', friends: 'ok', declined: 'no', removed: 'no' };
 
 function renderResults() {
-	const items = [...S.results.entries()].map(([id, r]) =>
-	    h('li', { class: `result ${RESULT_KIND[r.what] ?? 'info'}` },
-		h('span', { text: resultText(id, r) }),
-		r.what === 'wait' ? null : h('button', { type: 'button',
-		    class: 'btn btn-quiet btn-small', 'data-focus': `x${id}`,
-		    'aria-label': `Dismiss: ${resultText(id, r)}`,
-		    onclick: () => { S.results.delete(id); saveSoon(); renderResults(); } }, '✕')));
-	$('results').hidden = items.length === 0;
-	const lost = replaceList($('result-list'), items);
-	if (lost)
+	const specs = [...S.results.entries()].map(([id, r]) => ({
+		key: id,
+		sig: JSON.stringify([r, resultText(id, r)]),
+		build: () => h('li', { class: `result ${RESULT_KIND[r.what] ?? 'info'}` },
+		    h('span', { class: 'wrap', text: resultText(id, r) }),
+		    h('button', { type: 'button',
+			class: 'btn btn-quiet btn-small', 'data-focus': `x${id}`,
+			'aria-label': `Dismiss: ${resultText(id, r)}`,
+			onclick: () => { S.results.delete(id); saveSoon(); renderResults(); } }, '✕')),
+	}));
+	$('results').hidden = specs.length === 0;
+	if (reconcile($('result-list'), specs))
 		$('friend-id').focus();
 }
 
@@ -623,7 +1123,8 @@ async function answerRequest(src, accept) {
 	let r;
 	try {
 		r = await req({ command: 'add_friend_confirm', src, dst: S.me.id,
-		    status: '0', message: accept ? 'confirm_two_way' : 'reject' });
+		    status: q.special ? '1' : '0',
+		    message: accept ? 'confirm_two_way' : 'reject' });
 	} catch (e) {
 		r = { status: 'fail', detail: e.message };
 	}
@@ -673,19 +1174,93 @@ async function addFriend(ev) {
 	if (r.status === 'success') {
 		input.value = '';
 		$('special').checked = false;
-		if (!S.friends.has(id))
-			setResult(id, { what: 'wait', special });
+		if (!S.friends.has(id)) {
+			S.outgoing.delete(id);	// asked again: newest last
+			S.outgoing.set(id, { special, busy: false });
+		}
 		$('add-state').textContent = `Friend request sent to ${id}.`;
 		clearTimeout(S.addStateTimer);
 		S.addStateTimer = setTimeout(() => { $('add-state').textContent = ''; }, 5000);
 		saveSoon();
-		renderResults();
+		renderOutgoing();
 		refreshFriends();
 	} else {
 		showError(err, detailText(r.detail));
 		input.setAttribute('aria-invalid', 'true');
 		input.focus();
 	}
+}
+
+// --- notifications --------------------------------------------------------
+
+const CAN_NOTIFY = 'Notification' in window;
+
+function renderNotify() {
+	$('prefs').hidden = !CAN_NOTIFY;
+	if (!CAN_NOTIFY)
+		return;
+	const perm = Notification.permission;
+	$('notify').checked = S.notify && perm === 'granted';
+	const hint = perm === 'denied' ? 'This browser blocks notifications from this page: ' +
+	    'allow them in its site settings first.' : null;
+	showError($('notify-hint'), hint);
+}
+
+// Permission is asked here only, from the person's own click.
+async function notifyChanged() {
+	const box = $('notify');
+	if (!box.checked) {
+		S.notify = false;
+	} else {
+		let perm = Notification.permission;
+		if (perm === 'default') {
+			try {
+				perm = await Notification.requestPermission();
+			} catch (e) {
+				perm = 'denied';
+			}
+		}
+		S.notify = perm === 'granted';
+	}
+	store.set('chat.v1.notify', S.notify);
+	renderNotify();
+}
+
+// A message came while the tab is hidden: one notification per friend,
+// the newest replacing the one before (same tag).
+function notifyMessage(other, text) {
+	if (!S.notify || !CAN_NOTIFY || Notification.permission !== 'granted' ||
+	    document.visibilityState !== 'hidden')
+		return;
+	const who = S.friends.get(other)?.username || `Account ${other}`;
+	const line = text.split('\n')[0];
+	let n;
+	try {
+		n = new Notification(who, {
+			body: line.length > 120 ? `${line.slice(0, 119)}…` : line,
+			tag: `chat-${S.me.id}-${other}`,
+		});
+	} catch (e) {
+		return;	// a browser that shows them from a service worker only
+	}
+	S.notes.get(other)?.close();
+	S.notes.set(other, n);
+	n.onclick = () => {
+		window.focus();
+		if (S.me && (S.friends.has(other) || S.convs.has(other)))
+			openChat(other);
+		n.close();
+	};
+	n.onclose = () => {
+		if (S.notes.get(other) === n)
+			S.notes.delete(other);
+	};
+}
+
+function closeNotes() {
+	for (const n of S.notes.values())
+		n.close();
+	S.notes.clear();
 }
 
 // --- conversation ---------------------------------------------------------
@@ -741,7 +1316,7 @@ function renderChat(toBottom) {
 		items.push({ key: m.key, sig: `${m.state} ${m.error ?? ''} ${m.mine ? '' : friendName}`, build: () =>
 		    h('li', { class: `msg ${m.mine ? 'mine' : 'theirs'}${m.state === 'failed' ? ' failed' : ''}`, 'data-msg-id': m.msgId || null },
 		    h('span', { class: 'sr-only', text: m.mine ? 'You: ' : `${friendName}: ` }),
-		    h('div', { class: 'bubble', text: m.text }),
+		    h('div', { class: 'bubble' }, linkify(m.text)),
 		    h('div', { class: 'meta' }, meta),
 		    m.state === 'failed' ? h('div', { class: 'error' },
 			h('span', { text: m.error ?? 'Not sent.' }), ' ',
@@ -871,8 +1446,11 @@ function showApp() {
 	$('app').dataset.pane = 'list';
 	S.active = null;
 	renderRequests();
+	renderOutgoing();
 	renderResults();
+	renderBlocked();
 	renderFriends();
+	renderNotify();
 	renderChat(true);
 	showConn('online');
 	clearInterval(S.listTimer);
@@ -892,19 +1470,27 @@ function resetSession() {
 		clearTimeout(S.ackTimer);
 		flushAcks();
 	}
-	saveHistory();
+	eraseHistory();
 	dropConn();
+	closeMenu(false);
+	if ($('confirm').open)
+		$('confirm').close();
+	closeNotes();
 	S.me = null;
 	S.friends.clear();
 	S.requests.clear();
+	S.outgoing.clear();
 	S.results.clear();
+	S.blocked.clear();
 	S.convs.clear();
 	S.unread.clear();
 	S.seen.clear();
+	S.dropped.clear();
 	S.active = null;
 	S.retry = 0;
-	$('friend-list').replaceChildren();
-	$('messages').replaceChildren();
+	for (const list of ['friend-list', 'request-list', 'sent-list',
+	    'result-list', 'blocked-list', 'messages'])
+		$(list).replaceChildren();
 	delete $('messages').dataset.conv;
 	$('message').value = '';
 	document.title = 'Chat';
@@ -1000,6 +1586,7 @@ async function login(ev) {
 	$('friend-id').focus();
 	S.focusFriend = true;
 	refreshFriends();
+	refreshBlocked();
 }
 
 async function registerSubmit(ev) {
@@ -1077,6 +1664,12 @@ function init() {
 	$('send-form').addEventListener('submit', sendMessage);
 	$('logout').addEventListener('click', logout);
 	$('copy-id').addEventListener('click', copyId);
+	$('notify').addEventListener('change', notifyChanged);
+	$('requests-jump').addEventListener('click', (e) => {
+		e.preventDefault();
+		$('requests').scrollIntoView({ block: 'nearest' });
+		$('requests').focus({ preventScroll: true });
+	});
 	$('back').addEventListener('click', () => {
 		const id = S.active;
 		$('app').dataset.pane = 'list';
@@ -1128,6 +1721,7 @@ function init() {
 	document.addEventListener('visibilitychange', () => {
 		if (document.visibilityState !== 'visible' || !S.me)
 			return;
+		closeNotes();	// the person is back: the page shows it all
 		if (S.active && chatVisible(S.active) && S.unread.delete(S.active))
 			renderFriends();
 		refreshFriends();
@@ -1142,6 +1736,7 @@ function init() {
 	});
 	wide.addEventListener('change', () => renderChat(false));
 
+	S.notify = store.get('chat.v1.notify') === true;
 	const last = store.get('chat.v1.lastId');
 	if (typeof last === 'string' && isAccountId(last))
 		$('login-id').value = last;

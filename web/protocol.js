@@ -86,6 +86,11 @@ const DETAILS = {
 	'bad status': 'The server did not accept the kind of follow.',
 	'too many pending requests': 'You have too many friend requests waiting for an answer. Wait for some answers first.',
 	'no pending request': 'This request is no longer waiting: it was answered or withdrawn.',
+	'blocked': 'You block this account. Unblock it first (under “Blocked”).',
+	'cannot block yourself': 'This is your own id: you cannot block yourself.',
+	'already blocked': 'You block this account already.',
+	'too many blocked': 'You block too many accounts already. Unblock some first.',
+	'not blocked': 'This account is not blocked (any more).',
 	'not friends': 'You are not friends with this person (any more), so the message was not sent.',
 	'empty message': 'Write something first.',
 	'message too long': 'This message is too long to send. Shorten it.',
@@ -108,7 +113,7 @@ export function detailText(detail) {
 	    `The server refused this: “${String(detail ?? 'unknown reason')}”.`;
 }
 
-// Registration over plain HTTP (PROTOCOL.md section 5): no socket is
+// Registration over plain HTTP (PROTOCOL.md section 8): no socket is
 // held open for a person who is only filling in a form.
 export async function register(username, password) {
 	let res;
@@ -130,6 +135,10 @@ export async function register(username, password) {
 		    'server error' : 'unreachable' };
 	}
 }
+
+// The answers that may come in several packets, and the field of each
+// that holds its part of the list.
+const PAGED = { list_friend: 'friends', list_blocked: 'blocked' };
 
 // One WebSocket.  request() sends a packet and resolves with its answer
 // (the server handles a connection's packets in order, so answers come in
@@ -178,7 +187,7 @@ export class Connection {
 		this.ws.send(JSON.stringify(packet));
 	}
 
-	// Resolves with the answer (list_friend: every part joined); rejects
+	// Resolves with the answer (a paged list: every part joined); rejects
 	// with Error('connection lost' | 'timeout').
 	request(packet) {
 		return new Promise((resolve, reject) => {
@@ -278,8 +287,9 @@ export class Connection {
 			this.onpush(p);
 			return;
 		}
-		if (entry.command === 'list_friend' && p.status === 'success') {
-			entry.parts.push(...(Array.isArray(p.friends) ? p.friends : []));
+		const field = PAGED[entry.command];
+		if (field && p.status === 'success') {
+			entry.parts.push(...(Array.isArray(p[field]) ? p[field] : []));
 			if (p.more === true) {
 				clearTimeout(entry.timer);
 				entry.timer = setTimeout(() => {
@@ -288,7 +298,7 @@ export class Connection {
 				}, this.timeout);
 				return;
 			}
-			p = { ...p, friends: entry.parts };
+			p = { ...p, [field]: entry.parts };
 		}
 		this._resolve(entry, p);
 	}
