@@ -3,7 +3,6 @@
  * and the checks add_friend and cancel_friend make.  Like db-friend.c, run
  * inside the command's transaction after friend_lock() on both accounts.
  */
-#include <stdlib.h>
 #include <string.h>
 
 #include "db.h"
@@ -88,8 +87,6 @@ db_blocks_list(struct db *db, uint64_t account, struct friend **list,
 	MYSQL_STMT	*st;
 	struct friend	 f;
 	unsigned long	 nlen = 0;
-	size_t		 cap = 0;
-	int		 rc;
 
 	*list = NULL;
 	*n = 0;
@@ -102,16 +99,5 @@ db_blocks_list(struct db *db, uint64_t account, struct friend **list,
 	if ((st = db_exec(db, DB_BLOCKS_LIST, sql_blocks_list, params,
 	    result)) == NULL)
 		return -1;
-	while ((rc = db_fetch(st)) == 1) {
-		f.username[nlen] = '\0';
-		if ((rc = db_friends_append(list, n, &cap, &f)) == -1)
-			break;
-	}
-	db_done(st);
-	if (rc == 0)
-		return 0;
-	free(*list);
-	*list = NULL;
-	*n = 0;
-	return -1;
+	return db_friends_collect(st, &f, &nlen, list, n);
 }

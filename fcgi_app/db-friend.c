@@ -80,7 +80,7 @@ static const char sql_friends_list[] =
     " WHERE f.account_id = ? ORDER BY f.friend_id";
 
 /* Appends one row to a growing array; -1 when memory ran out. */
-int
+static int
 db_friends_append(struct friend **list, size_t *n, size_t *cap,
     const struct friend *f)
 {
@@ -106,8 +106,6 @@ db_friends_list(struct db *db, uint64_t a, struct friend **list, size_t *n)
 	MYSQL_STMT	*st;
 	struct friend	 f;
 	unsigned long	 nlen = 0;
-	size_t		 cap = 0;
-	int		 rc;
 
 	*list = NULL;
 	*n = 0;
@@ -122,9 +120,24 @@ db_friends_list(struct db *db, uint64_t a, struct friend **list, size_t *n)
 	if ((st = db_exec(db, DB_FRIENDS_LIST, sql_friends_list, params,
 	    result)) == NULL)
 		return -1;
+	return db_friends_collect(st, &f, &nlen, list, n);
+}
+
+/*
+ * The rows of st, fetched into f (its username nlen bytes long), as a list
+ * in *list (the caller frees it): a friend list, or a list of blocked
+ * accounts (db-block.c).  0, or -1 with nothing in *list.
+ */
+int
+db_friends_collect(MYSQL_STMT *st, struct friend *f, unsigned long *nlen,
+    struct friend **list, size_t *n)
+{
+	size_t	cap = 0;
+	int	rc;
+
 	while ((rc = db_fetch(st)) == 1) {
-		f.username[nlen] = '\0';
-		if ((rc = db_friends_append(list, n, &cap, &f)) == -1)
+		f->username[*nlen] = '\0';
+		if ((rc = db_friends_append(list, n, &cap, f)) == -1)
 			break;
 	}
 	db_done(st);

@@ -110,5 +110,8 @@ void		 db_bind_str(MYSQL_BIND *, const char *, unsigned long *len);
 void		 db_bind_buf(MYSQL_BIND *, char *, size_t, unsigned long *len);
 void		 db_bind_time(MYSQL_BIND *, MYSQL_TIME *);
 void		 db_time_format(const MYSQL_TIME *, char *, size_t);
+struct friend;
+int		 db_friends_collect(MYSQL_STMT *, struct friend *,
+		    unsigned long *nlen, struct friend **, size_t *);
 
 #endif

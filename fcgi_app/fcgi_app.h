@@ -326,8 +326,6 @@ int	 db_friendship_get(struct db *, uint64_t, uint64_t, int *status);
 int	 db_friendship_put(struct db *, uint64_t, uint64_t, int status);
 int	 db_friendship_delete(struct db *, uint64_t, uint64_t);
 int	 db_friends_list(struct db *, uint64_t, struct friend **, size_t *);
-int	 db_friends_append(struct friend **, size_t *n, size_t *cap,
-	    const struct friend *);
 /* db-block.c: who blocks whom (sql/007-blocks.sql) */
 int	 db_block_get(struct db *, uint64_t account, uint64_t blocked);
 int	 db_block_put(struct db *, uint64_t account, uint64_t blocked);

@@ -91,13 +91,13 @@ notice_friend_result(const struct friend_result *res)
 	return p;
 }
 
-/* The send_message packet as the recipient gets it. */
-cJSON *
-notice_message(const struct message *m)
+/* m under the name cmd: what the recipient, or the sender's carbon, gets. */
+static cJSON *
+notice_message_as(const char *cmd, const struct message *m)
 {
 	cJSON	*p;
 
-	if ((p = notice_new("send_message", m->src, m->dst)) == NULL)
+	if ((p = notice_new(cmd, m->src, m->dst)) == NULL)
 		return NULL;
 	if (cJSON_AddStringToObject(p, "message", m->body) == NULL ||
 	    notice_add_id(p, "msg_id", m->id) == -1 ||
@@ -108,6 +108,13 @@ notice_message(const struct message *m)
 	return p;
 }
 
+/* The send_message packet as the recipient gets it. */
+cJSON *
+notice_message(const struct message *m)
+{
+	return notice_message_as("send_message", m);
+}
+
 /*
  * The carbon of m for its sender's other connections: the same fields as
  * the recipient's packet, under its own name, so that a client tells what
@@ -116,17 +123,7 @@ notice_message(const struct message *m)
 cJSON *
 notice_sent(const struct message *m)
 {
-	cJSON	*p;
-
-	if ((p = notice_new("sent", m->src, m->dst)) == NULL)
-		return NULL;
-	if (cJSON_AddStringToObject(p, "message", m->body) == NULL ||
-	    notice_add_id(p, "msg_id", m->id) == -1 ||
-	    cJSON_AddStringToObject(p, "time", m->time) == NULL) {
-		cJSON_Delete(p);
-		return NULL;
-	}
-	return p;
+	return notice_message_as("sent", m);
 }
 
 /*

@@ -105,14 +105,9 @@ reply_add_id(cJSON *a, const char *name, uint64_t id)
 	return cJSON_AddStringToObject(a, name, buf) == NULL ? -1 : 0;
 }
 
-/*
- * Queues packet for this connection (account 0) or for every connection of
- * an account, with track (or NULL), so that the daemon reports when it has
- * been written.  -1 if it does not fit in PACKET_MAX bytes or memory ran
- * out; the caller still owns packet.
- */
-int
-reply_send_track(struct reply *r, uint64_t account, cJSON *packet,
+/* A send action: to account (0: this connection), others: not this one. */
+static int
+reply_send_to(struct reply *r, uint64_t account, int others, cJSON *packet,
     const char *track)
 {
 	char	 buf[PACKET_MAX + JSON_SLACK];
@@ -123,17 +118,28 @@ reply_send_track(struct reply *r, uint64_t account, cJSON *packet,
 		return -1;
 	if ((a = reply_action(ENV_OP_SEND)) == NULL)
 		return -1;
-	if (account != 0 && reply_add_id(a, ENV_ACCOUNT_FIELD, account) == -1)
-		goto fail;
-	if (cJSON_AddStringToObject(a, ENV_DATA, buf) == NULL)
-		goto fail;
-	if (track != NULL &&
-	    cJSON_AddStringToObject(a, ENV_TRACK_FIELD, track) == NULL)
-		goto fail;
+	if ((account != 0 && reply_add_id(a, ENV_ACCOUNT_FIELD, account) == -1) ||
+	    (others && cJSON_AddTrueToObject(a, ENV_OTHERS_FIELD) == NULL) ||
+	    cJSON_AddStringToObject(a, ENV_DATA, buf) == NULL ||
+	    (track != NULL &&
+	    cJSON_AddStringToObject(a, ENV_TRACK_FIELD, track) == NULL)) {
+		cJSON_Delete(a);
+		return -1;
+	}
 	return reply_push(r, a);
-fail:
-	cJSON_Delete(a);
-	return -1;
+}
+
+/*
+ * Queues packet for this connection (account 0) or for every connection of
+ * an account, with track (or NULL), so that the daemon reports when it has
+ * been written.  -1 if it does not fit in PACKET_MAX bytes or memory ran
+ * out; the caller still owns packet.
+ */
+int
+reply_send_track(struct reply *r, uint64_t account, cJSON *packet,
+    const char *track)
+{
+	return reply_send_to(r, account, 0, packet, track);
 }
 
 /* The same with the track "<kind><id>" when kind is not 0. */
@@ -156,21 +162,7 @@ reply_send_tracked(struct reply *r, uint64_t account, cJSON *packet,
 int
 reply_others(struct reply *r, uint64_t account, cJSON *packet)
 {
-	char	 buf[PACKET_MAX + JSON_SLACK];
-	cJSON	*a;
-
-	if (!cJSON_PrintPreallocated(packet, buf, sizeof(buf), 0) ||
-	    strlen(buf) > PACKET_MAX)
-		return -1;
-	if ((a = reply_action(ENV_OP_SEND)) == NULL)
-		return -1;
-	if (reply_add_id(a, ENV_ACCOUNT_FIELD, account) == -1 ||
-	    cJSON_AddTrueToObject(a, ENV_OTHERS_FIELD) == NULL ||
-	    cJSON_AddStringToObject(a, ENV_DATA, buf) == NULL) {
-		cJSON_Delete(a);
-		return -1;
-	}
-	return reply_push(r, a);
+	return reply_send_to(r, account, 1, packet, NULL);
 }
 
 int

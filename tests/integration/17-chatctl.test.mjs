@@ -15,7 +15,7 @@ import { fileURLToPath } from 'node:url';
 import { closeAll, connect, STACK_DIR } from '../lib/client.mjs';
 import { assertFail, assertSuccess } from '../lib/expect.mjs';
 import { befriend, friendList } from '../lib/friends.mjs';
-import { HAVE_STACK_DIR, stackPid, until } from '../lib/stack.mjs';
+import { HAVE_STACK_DIR, sql, stackPid, until } from '../lib/stack.mjs';
 import {
 	drain, loggedIn, login, newUser, randomPassword, uniqueName, unknownId,
 } from '../lib/users.mjs';
@@ -73,20 +73,6 @@ async function refused(args, re, { code = 1, ...opts } = {}) {
 	assert.match(r.err, re);
 	assert.doesNotMatch(r.err, /runtime error|Sanitizer/);
 	return r;
-}
-
-// One SQL statement as the stack's root; resolves its rows as arrays.
-function sql(query) {
-	return new Promise((resolve, reject) => {
-		execFile('mariadb', [`--defaults-file=${path.join(STACK_DIR, 'my.cnf')}`,
-		    '--batch', '--skip-column-names', 'chat', '-e', query],
-		    (e, stdout, stderr) => {
-			if (e)
-				return reject(new Error(`${query}: ${stderr}`));
-			resolve(stdout.split('\n').filter((l) => l !== '')
-			    .map((l) => l.split('\t')));
-		});
-	});
 }
 
 async function count(query) {

@@ -3,7 +3,7 @@
 // and never one still waiting for its recipient.  On a stack of its own,
 // restarted so that the purge at start runs over rows the test aged in SQL.
 import assert from 'node:assert/strict';
-import { execFile, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -13,23 +13,10 @@ import { closeAll, connect } from '../lib/client.mjs';
 import { assertSuccess } from '../lib/expect.mjs';
 import { befriend } from '../lib/friends.mjs';
 import { buildDir, canStartOwnStack, startOwnStack } from '../lib/own-stack.mjs';
-import { until } from '../lib/stack.mjs';
+import { sql, until } from '../lib/stack.mjs';
 import { drain, loggedIn, login, newUser } from '../lib/users.mjs';
 
 const skip = canStartOwnStack() ? false : 'fcgi_app and push_daemon not built';
-
-function sql(dir, query) {
-	return new Promise((resolve, reject) => {
-		execFile('mariadb', [`--defaults-file=${path.join(dir, 'my.cnf')}`,
-		    '--batch', '--skip-column-names', 'chat', '-e', query],
-		    (e, stdout, stderr) => {
-			if (e)
-				return reject(new Error(`${query}: ${stderr}`));
-			resolve(stdout.split('\n').filter((l) => l !== '')
-			    .map((l) => l.split('\t')));
-		});
-	});
-}
 
 function fcgiLog(dir) {
 	return fs.readFileSync(path.join(dir, 'log', '2-fcgi_app.log'), 'utf8');
@@ -46,6 +33,7 @@ describe('message_retention_days', { skip }, () => {
 	test('the purge at start deletes what was delivered before the ' +
 	    'kept days, keeps what was delivered since and what still waits',
 	async () => {
+		const q = (query) => sql(query, s.dir);
 		assert.match(fcgiLog(s.dir),
 		    /retention: delivered messages are kept 2 days/);
 		const a = await newUser();
@@ -58,19 +46,19 @@ describe('message_retention_days', { skip }, () => {
 			assertSuccess(await ca.request({ command: 'send_message',
 			    src: a.id, dst: b.id, message }), 'send_message_return');
 		ca.close();
-		const ids = (await sql(s.dir, 'SELECT id FROM messages WHERE ' +
+		const ids = (await q('SELECT id FROM messages WHERE ' +
 		    `sender_id = ${a.id} ORDER BY id`)).map((r) => r[0]);
 		assert.equal(ids.length, 4);
 		const [old, recent, waiting, now] = ids;
-		await sql(s.dir, 'UPDATE messages SET created_at = UTC_TIMESTAMP() ' +
+		await q('UPDATE messages SET created_at = UTC_TIMESTAMP() ' +
 		    '- INTERVAL 3 DAY, delivered_at = UTC_TIMESTAMP() - INTERVAL ' +
 		    `3 DAY WHERE id = ${old}`);
-		await sql(s.dir, 'UPDATE messages SET created_at = UTC_TIMESTAMP() ' +
+		await q('UPDATE messages SET created_at = UTC_TIMESTAMP() ' +
 		    '- INTERVAL 1 DAY, delivered_at = UTC_TIMESTAMP() - INTERVAL ' +
 		    `1 DAY WHERE id = ${recent}`);
-		await sql(s.dir, 'UPDATE messages SET created_at = UTC_TIMESTAMP() ' +
+		await q('UPDATE messages SET created_at = UTC_TIMESTAMP() ' +
 		    `- INTERVAL 10 DAY WHERE id = ${waiting}`);
-		await sql(s.dir, 'UPDATE messages SET delivered_at = ' +
+		await q('UPDATE messages SET delivered_at = ' +
 		    `UTC_TIMESTAMP() WHERE id = ${now}`);
 
 		const purgesBefore = fcgiLog(s.dir).match(/retention: \d+/g).length;
@@ -79,7 +67,7 @@ describe('message_retention_days', { skip }, () => {
 		await until(() => (fcgiLog(s.dir).match(/retention: \d+/g) ?? [])
 		    .length > purgesBefore, 'the purge at start', 20000);
 		assert.match(fcgiLog(s.dir), /retention: [1-9]\d* messages? delivered before \d{4}-\d\d-\d\d \d\d:\d\d:\d\d UTC deleted \(2 days kept\)/);
-		const left = (await sql(s.dir, 'SELECT id FROM messages WHERE id ' +
+		const left = (await q('SELECT id FROM messages WHERE id ' +
 		    `IN (${ids.join(',')}) ORDER BY id`)).map((r) => r[0]);
 		assert.deepEqual(left, [recent, waiting, now]);
 

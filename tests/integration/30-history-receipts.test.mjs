@@ -4,14 +4,12 @@
 // {notices: true})); the others set them aside as an original client
 // ignores them.
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
-import path from 'node:path';
 import { afterEach, describe, test } from 'node:test';
 
-import { STACK_DIR, TRANSPORTS, closeAll, connect } from '../lib/client.mjs';
+import { TRANSPORTS, closeAll, connect } from '../lib/client.mjs';
 import { assertError, assertFail, assertSuccess } from '../lib/expect.mjs';
 import { befriend } from '../lib/friends.mjs';
-import { HAVE_STACK_DIR } from '../lib/stack.mjs';
+import { HAVE_STACK_DIR, sql } from '../lib/stack.mjs';
 import { drain, login, loggedIn, newUser, unknownId } from '../lib/users.mjs';
 
 const other = (t) => (t === 'ws' ? 'tcp' : 'ws');
@@ -51,20 +49,6 @@ async function historyPage(c, u, withId, extra = {}) {
 		oldest: packets.at(-1).oldest === true,
 		packets,
 	};
-}
-
-// One statement as the stack's root; its rows as arrays of columns.
-function sql(query) {
-	return new Promise((resolve, reject) => {
-		execFile('mariadb', [`--defaults-file=${path.join(STACK_DIR,
-		    'my.cnf')}`, '--batch', '--skip-column-names', 'chat', '-e',
-		    query], { maxBuffer: 1 << 24 }, (e, stdout, stderr) => {
-			if (e)
-				return reject(new Error(`${query}: ${stderr}`));
-			resolve(stdout.split('\n').filter((l) => l !== '')
-			    .map((l) => l.split('\t')));
-		});
-	});
 }
 
 // Sends packet on c and returns the answer named command, past notices.

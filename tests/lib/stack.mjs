@@ -3,7 +3,7 @@
 // MariaDB client on the test database.  Only meaningful with CHAT_TEST_DIR
 // set (a stack started by scripts/stack.sh); tests that need it skip
 // otherwise.
-import { spawn } from 'node:child_process';
+import { execFile, spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 
@@ -85,6 +85,21 @@ export async function until(fn, what, timeout = 10000) {
 			throw new Error(`timed out after ${timeout} ms: ${what}`);
 		await new Promise((r) => setTimeout(r, 20));
 	}
+}
+
+// One statement as the root of the stack in dir, by a `mariadb` of its
+// own; resolves its rows as arrays of columns (strings).
+export function sql(query, dir = STACK_DIR) {
+	return new Promise((resolve, reject) => {
+		execFile('mariadb', [`--defaults-file=${path.join(dir, 'my.cnf')}`,
+		    '--batch', '--skip-column-names', 'chat', '-e', query],
+		    { maxBuffer: 1 << 24 }, (e, stdout, stderr) => {
+			if (e)
+				return reject(new Error(`${query}: ${stderr}`));
+			resolve(stdout.split('\n').filter((l) => l !== '')
+			    .map((l) => l.split('\t')));
+		});
+	});
 }
 
 // A root `mariadb` client on the test database (of the stack in dir), its
