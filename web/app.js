@@ -1700,9 +1700,10 @@ function renderChat(toBottom) {
 	if (!toBottom && !atBottom) {
 		const top = box.getBoundingClientRect().top;
 		for (const el of box.children) {
-			// Not the first row: it stays first, and older pages
-			// would push down what the person was reading.
-			if (el.dataset.key === 'top')
+			// A message, not the first row or a day's heading:
+			// they stay first when older messages of the same day
+			// come, pushing down what the person was reading.
+			if (!el.classList.contains('msg'))
 				continue;
 			const r = el.getBoundingClientRect();
 			if (r.bottom > top) {
