@@ -17,8 +17,9 @@ const $ = (id) => document.getElementById(id) ??
     Object.values(panels).map((p) => p.querySelector(`#${id}`)).find(Boolean) ??
     null;
 
-const HISTORY_CAP = 500;	// messages kept per conversation
-const LIST_EVERY = 15000;	// friend list (online dots) refresh, ms
+const HISTORY_CAP = 500;	// messages kept per conversation in storage
+const PAGE = 50;		// messages asked for per history request
+const CATCH_UP = 10;		// pages at most to close a gap after a reconnect
 
 const store = {
 	get(k) {
@@ -58,15 +59,21 @@ const S = {
 	menu: null,		// {id, trigger, el} of the open friend menu
 	notify: false,		// the person turned notifications on
 	notes: new Map(),	// friend id -> the Notification shown for it
-	convs: new Map(),	// id -> [message]
+	convs: new Map(),	// id -> [message], in msg_id order
 	unread: new Map(),	// id -> count
-	seen: new Set(),	// msg_ids shown
+	// id -> {low, high, oldest, busy, stale}: the run of msg_ids the
+	// server's history has given without a gap, this session.  Stored
+	// messages outside it may have gaps around them, so paging goes by
+	// low, never by what storage held.
+	hist: new Map(),
+	receipts: new Map(),	// msg_id -> 'delivered' | 'read', for ids not known yet
+	syncTimers: new Map(),	// id -> timer: learning the ids of messages sent here
+	presence: new Map(),	// id -> online, told while a friend list was on its way
 	active: null,		// id of the open conversation
 	retry: 0,
 	retryTimer: null,
 	retryAt: 0,
 	tick: null,
-	listTimer: null,
 	listBusy: false,
 	listAgain: false,
 	listGen: 0,		// list_friend requests sent
@@ -211,7 +218,7 @@ function historyKey() {
 
 function loadHistory() {
 	S.convs.clear();
-	S.seen.clear();
+	S.hist.clear();
 	S.results.clear();
 	S.outgoing.clear();
 	const saved = store.get(historyKey());
@@ -224,10 +231,7 @@ function loadHistory() {
 		    .map((m) => ({ ...m, key: `k${++S.seq}`,
 		    state: m.state === 'sending' ? 'failed' : m.state,
 		    error: m.state === 'sending' ? 'Not sent: the page was closed first.' : m.error }));
-		S.convs.set(id, list);
-		for (const m of list)
-			if (m.msgId)
-				S.seen.add(m.msgId);
+		S.convs.set(id, sortConv(list));
 	}
 	for (const [id, r] of Object.entries(saved.results ?? {})) {
 		if (!r || typeof r.what !== 'string')
@@ -353,7 +357,13 @@ async function reconnect() {
 		S.me.username = r.username ?? S.me.username;
 		$('me-name').textContent = S.me.username;
 		showConn('online');
+		// What was said while the socket was down (from other
+		// devices too) is asked for again when a conversation opens.
+		for (const st of S.hist.values())
+			st.stale = true;
 		renderChat(false);
+		if (S.active)
+			loadNewest(S.active);
 		refreshFriends();
 		refreshBlocked();
 		return;
@@ -416,6 +426,15 @@ function onPush(p) {
 	case 'cancel_friend':
 		onCancelled(p);
 		break;
+	case 'sent':
+		onCarbon(p);
+		break;
+	case 'receipt':
+		onReceipt(p);
+		break;
+	case 'presence':
+		onPresence(p);
+		break;
 	default:
 		break;	// unknown commands are ignored
 	}
@@ -449,22 +468,36 @@ function chatVisible(id) {
 function onMessage(p) {
 	if (!S.me || typeof p.message !== 'string')
 		return;
-	const msgId = p.msg_id === undefined ? '' : String(p.msg_id);
-	if (msgId) {
-		ack(msgId);
-		if (S.seen.has(msgId))
-			return;	// a repeat
-		S.seen.add(msgId);
-	}
+	const msgId = isAccountId(String(p.msg_id ?? '')) ? String(p.msg_id) : '';
 	const src = String(p.src);
-	const mine = src === S.me.id;
-	const other = mine ? String(p.dst) : src;
-	addMessage(other, { mine, text: p.message, time: parseTime(p.time).toISOString(),
-	    msgId, state: 'sent' });
-	if (!mine && !chatVisible(other))
+	const other = src === S.me.id ? String(p.dst) : src;
+	if (msgId)
+		ack(msgId);
+	const m = placeMessage(other, { mine: src === S.me.id, text: p.message,
+	    time: parseTime(p.time).toISOString(), msgId, state: 'sent' });
+	if (!m)
+		return;	// a repeat
+	if (!m.mine && !chatVisible(other))
 		S.unread.set(other, (S.unread.get(other) ?? 0) + 1);
-	if (!mine)
+	if (!m.mine)
 		notifyMessage(other, p.message);
+	afterNews(other);
+}
+
+// A message this account sent from another connection: one of our own.
+function onCarbon(p) {
+	if (!S.me || typeof p.message !== 'string' || String(p.src) !== S.me.id)
+		return;
+	const msgId = String(p.msg_id ?? '');
+	if (!isAccountId(msgId))
+		return;
+	const other = String(p.dst);
+	if (placeMessage(other, { mine: true, text: p.message,
+	    time: parseTime(p.time).toISOString(), msgId, state: 'sent' }))
+		afterNews(other);
+}
+
+function afterNews(other) {
 	if (!S.friends.has(other))
 		refreshFriends();
 	renderFriends();
@@ -473,15 +506,162 @@ function onMessage(p) {
 	saveSoon();
 }
 
-function addMessage(other, m) {
+const TICKS = { delivered: 1, read: 2 };
+
+// Ticks only go forwards, whatever order the news comes in.
+function markTick(m, status) {
+	if (!m.mine || !TICKS[status])
+		return false;
+	const was = m.read ? 2 : m.delivered ? 1 : 0;
+	if (TICKS[status] <= was)
+		return false;
+	m.delivered = true;
+	m.read = m.read || status === 'read';
+	return true;
+}
+
+function onReceipt(p) {
+	if (!S.me || !Array.isArray(p.msg_ids) || !TICKS[p.status])
+		return;
+	const other = String(p.dst ?? '');
+	const list = S.convs.get(other) ?? [];
+	let changed = false;
+	for (const raw of p.msg_ids) {
+		const id = String(raw);
+		const m = list.find((x) => x.msgId === id);
+		if (m) {
+			changed = markTick(m, p.status) || changed;
+		} else if (TICKS[p.status] > (TICKS[S.receipts.get(id)] ?? 0)) {
+			// Most often a message sent from this page whose id
+			// the next history page tells.
+			S.receipts.set(id, p.status);
+		}
+	}
+	if (changed) {
+		saveSoon();
+		if (other === S.active)
+			renderChat(false);
+	}
+}
+
+function onPresence(p) {
+	const id = String(p.id ?? '');
+	if (!S.me || typeof p.online !== 'boolean' || !isAccountId(id))
+		return;
+	// A list on its way may have been made before this: it loses.
+	if (S.listBusy)
+		S.presence.set(id, p.online);
+	const f = S.friends.get(id);
+	if (!f || f.online === p.online)
+		return;
+	S.friends.set(id, { ...f, online: p.online });
+	renderFriends();
+	if (S.active === id)
+		renderChatHead();
+}
+
+function idOf(m) {
+	return m.msgId ? BigInt(m.msgId) : null;
+}
+
+// msg_id order; a message without an id yet (being sent, or sent from
+// here before the server told its id) stays after the one it followed.
+function sortConv(list) {
+	let last = -1n;
+	const keyed = list.map((m, i) => {
+		const id = idOf(m);
+		if (id !== null)
+			last = id;
+		return { m, k: id ?? last, late: id === null ? 1 : 0, i };
+	});
+	keyed.sort((a, b) => (a.k < b.k ? -1 : a.k > b.k ? 1 :
+	    a.late - b.late || a.i - b.i));
+	return keyed.map((x) => x.m);
+}
+
+// Adds m to the conversation in its place; returns it, or null when the
+// conversation holds its msg_id already.
+function placeMessage(other, m) {
 	if (!S.convs.has(other))
 		S.convs.set(other, []);
 	const list = S.convs.get(other);
+	if (m.msgId && list.some((x) => x.msgId === m.msgId))
+		return null;
 	m.key = `k${++S.seq}`;
-	list.push(m);
-	if (list.length > HISTORY_CAP * 2)
-		list.splice(0, list.length - HISTORY_CAP);
+	const r = m.msgId ? S.receipts.get(m.msgId) : undefined;
+	if (r) {
+		S.receipts.delete(m.msgId);
+		markTick(m, r);
+	}
+	const id = idOf(m);
+	const at = id === null ? -1 : list.findIndex((x) => x.msgId && idOf(x) > id);
+	if (at < 0)
+		list.push(m);
+	else
+		list.splice(at, 0, m);
 	return m;
+}
+
+// A message sent from this page, before the server has told its id.
+function addMessage(other, m) {
+	if (!S.convs.has(other))
+		S.convs.set(other, []);
+	m.key = `k${++S.seq}`;
+	S.convs.get(other).push(m);
+	return m;
+}
+
+// Merges a history page into the conversation; returns how many
+// messages were new here.  An own message the page sent itself is
+// recognised by its text (the answer to send_message has no msg_id), the
+// oldest waiting one first.
+function mergeHistory(other, msgs) {
+	if (!S.convs.has(other))
+		S.convs.set(other, []);
+	const list = S.convs.get(other);
+	const have = new Map();
+	for (const m of list)
+		if (m.msgId)
+			have.set(m.msgId, m);
+	let added = 0;
+	let placed = false;
+	for (const got of [...msgs].reverse()) {
+		if (!got || typeof got.message !== 'string' || !isAccountId(String(got.msg_id ?? '')))
+			continue;
+		const msgId = String(got.msg_id);
+		const mine = String(got.src) === S.me.id;
+		let m = have.get(msgId);
+		if (!m && mine)
+			m = list.find((x) => x.mine && !x.msgId && x.state === 'sent' &&
+			    x.text === got.message);
+		if (m) {
+			if (!m.msgId) {
+				m.msgId = msgId;
+				m.time = parseTime(got.time).toISOString();
+				have.set(msgId, m);
+				placed = true;
+				const r = S.receipts.get(msgId);
+				if (r) {
+					S.receipts.delete(msgId);
+					markTick(m, r);
+				}
+			}
+		} else {
+			m = placeMessage(other, { mine, text: got.message,
+			    time: parseTime(got.time).toISOString(), msgId, state: 'sent' });
+			have.set(msgId, m);
+			added++;
+		}
+		if (mine) {
+			if (got.read === true)
+				markTick(m, 'read');
+			else if (got.delivered === true)
+				markTick(m, 'delivered');
+		}
+	}
+	if (placed)
+		S.convs.set(other, sortConv(list));
+	return added;
 }
 
 function onRequest(p) {
@@ -571,6 +751,7 @@ async function refreshFriends() {
 		return;
 	}
 	S.listBusy = true;
+	S.presence.clear();
 	const gen = ++S.listGen;
 	try {
 		const r = await req({ command: 'list_friend', id: S.me.id });
@@ -585,7 +766,8 @@ async function refreshFriends() {
 				if ((S.dropped.get(id) ?? -1) >= gen)
 					continue;
 				m.set(id, { id, username: String(f.username ?? ''),
-				    status: String(f.status ?? '0'), online: f.online === true });
+				    status: String(f.status ?? '0'),
+				    online: S.presence.get(id) ?? f.online === true });
 				S.outgoing.delete(id);
 			}
 			for (const [id, g] of S.dropped)
@@ -623,6 +805,7 @@ function dropFriend(id) {
 	if (S.listBusy)
 		S.listAgain = true;
 	S.convs.delete(id);
+	S.hist.delete(id);
 	S.unread.delete(id);
 	if (S.menu?.id === id)
 		closeMenu(false);
@@ -1263,6 +1446,162 @@ function closeNotes() {
 	S.notes.clear();
 }
 
+// --- history from the server ---------------------------------------------
+
+function minId(msgs) {
+	let low = null;
+	for (const m of msgs) {
+		const id = BigInt(String(m.msg_id));
+		if (low === null || id < low)
+			low = id;
+	}
+	return low;
+}
+
+function maxId(msgs) {
+	let high = null;
+	for (const m of msgs) {
+		const id = BigInt(String(m.msg_id));
+		if (high === null || id > high)
+			high = id;
+	}
+	return high;
+}
+
+async function historyPage(id, before) {
+	const packet = { command: 'history', id: S.me.id, with: id, limit: PAGE };
+	if (before !== null)
+		packet.before = String(before);
+	const r = await req(packet);
+	if (r.status !== 'success')
+		throw new Error(r.detail ?? 'server error');
+	const msgs = (Array.isArray(r.messages) ? r.messages : []).filter((m) =>
+	    m && isAccountId(String(m.msg_id ?? '')));
+	return { msgs, oldest: r.oldest === true };
+}
+
+// The newest messages, paging back until they meet the run already
+// known (after a reconnect or a send, what came meanwhile: carbons of a
+// lost connection are not sent again).
+async function loadNewest(id) {
+	const st = S.hist.get(id) ?? { low: null, high: null, oldest: false,
+	    busy: false, stale: false };
+	S.hist.set(id, st);
+	if (st.busy) {
+		st.again = true;
+		return;
+	}
+	st.busy = true;
+	const knew = st.high;
+	let before = null;
+	try {
+		for (let n = 0; n < CATCH_UP; n++) {
+			const { msgs, oldest } = await historyPage(id, before);
+			if (S.hist.get(id) !== st)
+				return;	// logged out, or the friend dropped
+			mergeHistory(id, msgs);
+			const low = minId(msgs);
+			const high = maxId(msgs);
+			if (high !== null && (st.high === null || high > st.high))
+				st.high = high;
+			if (before === null && msgs.length === 0)
+				st.high = st.high ?? 0n;
+			const met = knew !== null && (low === null || low <= knew);
+			if (knew === null || !met) {
+				if (low !== null)
+					st.low = low;
+				st.oldest = oldest;
+			}
+			if (knew === null || met || oldest)
+				break;
+			before = low;
+		}
+		st.stale = false;
+	} catch (e) {
+		// offline or refused: the next open or reconnect asks again
+	} finally {
+		st.busy = false;
+	}
+	historyShown(id);
+	if (st.again) {
+		st.again = false;
+		loadNewest(id);
+	}
+}
+
+async function loadOlder(id) {
+	const st = S.hist.get(id);
+	if (!st || st.busy || st.oldest || st.low === null)
+		return;
+	st.busy = true;
+	if (S.active === id)
+		renderChat(false);
+	try {
+		const { msgs, oldest } = await historyPage(id, st.low);
+		if (S.hist.get(id) !== st)
+			return;
+		mergeHistory(id, msgs);
+		const low = minId(msgs);
+		if (low !== null && low < st.low)
+			st.low = low;
+		st.oldest = oldest;
+	} catch (e) {
+		// the button stays for another try
+	} finally {
+		st.busy = false;
+	}
+	historyShown(id);
+}
+
+function historyShown(id) {
+	saveSoon();
+	renderFriends();
+	if (S.active !== id)
+		return;
+	renderChat(false);
+	// A page that does not fill the box gives no scroll to ask for more.
+	const box = $('messages');
+	const st = S.hist.get(id);
+	if (st && !st.oldest && !st.busy && box.scrollHeight <= box.clientHeight)
+		loadOlder(id);
+}
+
+// The ids of messages sent from this page come from the next history
+// page; a burst of sends shares one request.
+function syncSoon(id) {
+	if (S.syncTimers.has(id))
+		return;
+	S.syncTimers.set(id, setTimeout(() => {
+		S.syncTimers.delete(id);
+		if (S.me)
+			loadNewest(id);
+	}, 250));
+}
+
+// Tells the server which received messages the person has had in front
+// of them: only when the conversation is open in a visible page.
+function sendRead() {
+	const id = S.active;
+	if (!id || !chatVisible(id) || !S.conn || !S.conn.isOpen || S.connecting)
+		return;
+	const ids = [];
+	for (const m of S.convs.get(id) ?? [])
+		if (!m.mine && m.msgId && !m.readSent)
+			ids.push(m);
+	if (ids.length === 0)
+		return;
+	try {
+		for (let i = 0; i < ids.length; i += 60)
+			S.conn.send({ command: 'read', msg_ids:
+			    ids.slice(i, i + 60).map((m) => m.msgId) });
+	} catch (e) {
+		return;	// said again once reconnected
+	}
+	for (const m of ids)
+		m.readSent = true;
+	saveSoon();
+}
+
 // --- conversation ---------------------------------------------------------
 
 function openChat(id) {
@@ -1275,6 +1614,9 @@ function openChat(id) {
 	showError($('send-error'), null);
 	updateSize();
 	$('message').focus();
+	const st = S.hist.get(id);
+	if (!st || st.stale)
+		loadNewest(id);
 }
 
 function renderChatHead() {
@@ -1285,6 +1627,57 @@ function renderChatHead() {
 	    `id ${id} · not a friend`;
 	$('chat-dot').className = `dot ${f?.online ? 'online' : 'offline'}`;
 	$('chat-avatar').replaceChildren(avatar(f?.username || id, id));
+}
+
+// What a tick says, in words as well as in marks.
+function tickOf(m) {
+	if (m.read)
+		return { cls: 'read', mark: '✓✓', word: 'Read' };
+	if (m.delivered)
+		return { cls: 'delivered', mark: '✓✓', word: 'Delivered' };
+	return { cls: 'sent', mark: '✓', word: 'Sent' };
+}
+
+// The first row of the conversation: older messages to ask for, or its
+// start.  The button is kept while it loads, so that the keyboard focus
+// stays on it.
+function topSpec(id, friendName) {
+	const st = S.hist.get(id);
+	const what = !st ? 'more' : st.oldest ? 'start' : st.busy ? 'busy' : 'more';
+	const start = `This is the start of your conversation with ${friendName}.`;
+	const label = what === 'busy' ? 'Loading older messages…' : 'Load older messages';
+	const fill = (li) => {
+		const b = li.querySelector('button');
+		if (what === 'start') {
+			const focused = b && b === document.activeElement;
+			li.className = 'day';
+			li.replaceChildren(start);
+			if (focused)
+				$('messages').focus({ preventScroll: true });
+			return;
+		}
+		li.className = 'day older';
+		if (b) {
+			b.textContent = label;
+			b.setAttribute('aria-disabled', String(what === 'busy'));
+			return;
+		}
+		li.replaceChildren(h('button', { type: 'button',
+		    class: 'btn btn-quiet btn-small', 'aria-disabled': String(what === 'busy'),
+		    onclick: () => {
+			const now = S.hist.get(id);
+			if (!now || now.low === null || now.stale)
+				loadNewest(id);
+			else
+				loadOlder(id);
+		    } }, label));
+	};
+	return { key: 'top', sig: `${what} ${friendName}`, update: fill,
+	    build: () => {
+		const li = h('li', {});
+		fill(li);
+		return li;
+	    } };
 }
 
 function renderChat(toBottom) {
@@ -1298,11 +1691,30 @@ function renderChat(toBottom) {
 	if (box.dataset.conv !== id) {
 		box.replaceChildren();
 		box.dataset.conv = id;
+		toBottom = true;
 	}
 	const atBottom = box.scrollTop + box.clientHeight >= box.scrollHeight - 40;
-	const items = [];
-	let day = null;
+	// Scrolled up: what is in view stays where it is, whatever comes
+	// above it (an older page) or below.
+	let anchor = null;
+	if (!toBottom && !atBottom) {
+		const top = box.getBoundingClientRect().top;
+		for (const el of box.children) {
+			// A message, not the first row or a day's heading:
+			// they stay first when older messages of the same day
+			// come, pushing down what the person was reading.
+			if (!el.classList.contains('msg'))
+				continue;
+			const r = el.getBoundingClientRect();
+			if (r.bottom > top) {
+				anchor = { key: el.dataset.key, off: r.top - top };
+				break;
+			}
+		}
+	}
 	const friendName = S.friends.get(id)?.username || id;
+	const items = [topSpec(id, friendName)];
+	let day = null;
 	for (const m of S.convs.get(id) ?? []) {
 		const t = new Date(m.time);
 		if (dayKey(t) !== day) {
@@ -1313,7 +1725,11 @@ function renderChat(toBottom) {
 		const meta = [h('time', { datetime: m.time, title: t.toLocaleString(), text: clock(t) })];
 		if (m.mine && m.state === 'sending')
 			meta.push(h('span', { class: 'state', text: ' · sending…' }));
-		items.push({ key: m.key, sig: `${m.state} ${m.error ?? ''} ${m.mine ? '' : friendName}`, build: () =>
+		const tick = m.mine && m.state === 'sent' ? tickOf(m) : null;
+		if (tick)
+			meta.push(' ', h('span', { class: `tick ${tick.cls}`, title: tick.word },
+			    h('span', { 'aria-hidden': 'true', text: tick.mark }), ` ${tick.word}`));
+		items.push({ key: m.key, sig: `${m.state} ${m.error ?? ''} ${m.mine ? '' : friendName} ${tick?.cls ?? ''} ${m.msgId ?? ''}`, build: () =>
 		    h('li', { class: `msg ${m.mine ? 'mine' : 'theirs'}${m.state === 'failed' ? ' failed' : ''}`, 'data-msg-id': m.msgId || null },
 		    h('span', { class: 'sr-only', text: m.mine ? 'You: ' : `${friendName}: ` }),
 		    h('div', { class: 'bubble' }, linkify(m.text)),
@@ -1323,15 +1739,19 @@ function renderChat(toBottom) {
 			h('button', { type: 'button', class: 'btn btn-quiet btn-small',
 			    onclick: () => resend(id, m) }, 'Retry')) : null) });
 	}
-	if (items.length === 0)
-		items.push({ key: 'start', sig: friendName, build: () => h('li', { class: 'day',
-		    text: `This is the start of your conversation with ${friendName}.` }) });
 	const hadFocus = box.contains(document.activeElement);
 	reconcile(box, items);
 	if (hadFocus && !box.contains(document.activeElement))
 		$('message').focus();
 	if (toBottom || atBottom)
 		box.scrollTop = box.scrollHeight;
+	else if (anchor) {
+		const el = [...box.children].find((e) => e.dataset.key === anchor.key);
+		if (el)
+			box.scrollTop += el.getBoundingClientRect().top -
+			    box.getBoundingClientRect().top - anchor.off;
+	}
+	sendRead();
 }
 
 function updateSize() {
@@ -1368,6 +1788,7 @@ async function deliver(id, m) {
 	}
 	if (r.status === 'success') {
 		m.state = 'sent';
+		syncSoon(id);
 	} else {
 		m.state = 'failed';
 		m.error = r.detail === 'connection lost' || r.detail === 'timeout' ?
@@ -1453,11 +1874,6 @@ function showApp() {
 	renderNotify();
 	renderChat(true);
 	showConn('online');
-	clearInterval(S.listTimer);
-	S.listTimer = setInterval(() => {
-		if (document.visibilityState === 'visible')
-			refreshFriends();
-	}, LIST_EVERY);
 }
 
 function resetSession() {
@@ -1465,7 +1881,9 @@ function resetSession() {
 	clearTimeout(S.retryTimer);
 	S.retryTimer = null;
 	clearInterval(S.tick);
-	clearInterval(S.listTimer);
+	for (const t of S.syncTimers.values())
+		clearTimeout(t);
+	S.syncTimers.clear();
 	if (S.ackTimer) {
 		clearTimeout(S.ackTimer);
 		flushAcks();
@@ -1484,7 +1902,9 @@ function resetSession() {
 	S.blocked.clear();
 	S.convs.clear();
 	S.unread.clear();
-	S.seen.clear();
+	S.hist.clear();
+	S.receipts.clear();
+	S.presence.clear();
 	S.dropped.clear();
 	S.active = null;
 	S.retry = 0;
@@ -1724,6 +2144,7 @@ function init() {
 		closeNotes();	// the person is back: the page shows it all
 		if (S.active && chatVisible(S.active) && S.unread.delete(S.active))
 			renderFriends();
+		sendRead();
 		refreshFriends();
 	});
 	window.addEventListener('online', () => {
@@ -1735,6 +2156,10 @@ function init() {
 			saveHistory();
 	});
 	wide.addEventListener('change', () => renderChat(false));
+	$('messages').addEventListener('scroll', () => {
+		if (S.active && $('messages').scrollTop < 80)
+			loadOlder(S.active);
+	}, { passive: true });
 
 	S.notify = store.get('chat.v1.notify') === true;
 	const last = store.get('chat.v1.lastId');

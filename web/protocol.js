@@ -137,8 +137,10 @@ export async function register(username, password) {
 }
 
 // The answers that may come in several packets, and the field of each
-// that holds its part of the list.
-const PAGED = { list_friend: 'friends', list_blocked: 'blocked' };
+// that holds its part of the list.  The joined answer keeps the other
+// fields of the last packet (history's "oldest").
+const PAGED = { list_friend: 'friends', list_blocked: 'blocked',
+    history: 'messages' };
 
 // One WebSocket.  request() sends a packet and resolves with its answer
 // (the server handles a connection's packets in order, so answers come in
