@@ -36,6 +36,20 @@ const struct cmd_entry cmd_send_message_entry = {
 	.exec = cmd_send_message_exec,
 };
 
+/* A's success, naming the stored message (notice_sent_return). */
+static int
+cmd_send_message_success(struct reply *r, const struct message *m)
+{
+	cJSON	*p;
+	int	 rc;
+
+	if ((p = notice_sent_return(m)) == NULL)
+		return -1;
+	rc = reply_self(r, p);
+	cJSON_Delete(p);
+	return rc;
+}
+
 /* The carbon to A's other connections; history has it if this fails. */
 static void
 cmd_send_message_carbon(struct reply *r, const struct message *m)
@@ -66,7 +80,7 @@ cmd_send_message_finish(struct reply *r, const struct message *m,
 		return;
 	}
 	/* Stored: a lost answer costs a retry, never the message. */
-	if (reply_return(r, cmd_send_message_entry.name, NULL) == -1 ||
+	if (cmd_send_message_success(r, m) == -1 ||
 	    (p = notice_message(m)) == NULL) {
 		log_warnx("%s: message %" PRIu64 " stored, not announced",
 		    __func__, m->id);
@@ -96,7 +110,7 @@ cmd_send_message_deliver(struct cmd_ctx *ctx, struct message *m)
 		return CMD_ERROR;
 	else if (rc == 0)
 		return cmd_fail(ctx, "not friends");
-	if (cmd_success(ctx) != CMD_OK)
+	if (cmd_send_message_success(ctx->reply, m) == -1)
 		return CMD_ERROR;
 	if ((p = notice_message(m)) == NULL)
 		return CMD_ERROR;

@@ -384,6 +384,7 @@ cJSON	*notice_friend_request(const struct friend_request *);
 cJSON	*notice_friend_result(const struct friend_result *);
 cJSON	*notice_message(const struct message *);
 cJSON	*notice_sent(const struct message *);
+cJSON	*notice_sent_return(const struct message *);
 #define MESSAGE_TRACK_SIZE	(2 * ID_STR_MAX + 2)
 void	 notice_message_track(const struct message *, char *,
 	    size_t);

@@ -116,6 +116,30 @@ notice_message(const struct message *m)
 }
 
 /*
+ * The sender's success for m, with the msg_id and time the recipient sees:
+ * an extension of the original answer (whose clients ignore the extra
+ * fields), so that a client can tick the message it sent, and page
+ * history, without guessing which stored message is its own.
+ */
+cJSON *
+notice_sent_return(const struct message *m)
+{
+	cJSON	*p;
+
+	if ((p = cJSON_CreateObject()) == NULL)
+		return NULL;
+	if (cJSON_AddStringToObject(p, "command", "send_message_return") ==
+	    NULL ||
+	    cJSON_AddStringToObject(p, "status", "success") == NULL ||
+	    notice_add_id(p, "msg_id", m->id) == -1 ||
+	    cJSON_AddStringToObject(p, "time", m->time) == NULL) {
+		cJSON_Delete(p);
+		return NULL;
+	}
+	return p;
+}
+
+/*
  * The carbon of m for its sender's other connections: the same fields as
  * the recipient's packet, under its own name, so that a client tells what
  * its person sent from another device from what it was sent.

@@ -611,10 +611,30 @@ function addMessage(other, m) {
 	return m;
 }
 
+// A message sent from here gets the msg_id and time the server answered
+// with, and any receipt that came first; it moves to its place by id.
+function nameSent(other, m, msgId, time) {
+	const list = S.convs.get(other) ?? [];
+	// Already here from elsewhere (a history page): one copy stays.
+	if (list.some((x) => x !== m && x.msgId === msgId)) {
+		S.convs.set(other, list.filter((x) => x !== m));
+		return;
+	}
+	m.msgId = msgId;
+	if (typeof time === 'string')
+		m.time = parseTime(time).toISOString();
+	const r = S.receipts.get(msgId);
+	if (r) {
+		S.receipts.delete(msgId);
+		markTick(m, r);
+	}
+	S.convs.set(other, sortConv(list));
+}
+
 // Merges a history page into the conversation; returns how many
-// messages were new here.  An own message the page sent itself is
-// recognised by its text (the answer to send_message has no msg_id), the
-// oldest waiting one first.
+// messages were new here.  An own message the page sent itself before it
+// knew its id (an answer without msg_id, from an older server) is
+// recognised by its text, the oldest waiting one first.
 function mergeHistory(other, msgs) {
 	if (!S.convs.has(other))
 		S.convs.set(other, []);
@@ -1788,7 +1808,12 @@ async function deliver(id, m) {
 	}
 	if (r.status === 'success') {
 		m.state = 'sent';
-		syncSoon(id);
+		// The server names the stored message; one that does not (an
+		// older server) is recognised in the next history page.
+		if (isAccountId(String(r.msg_id ?? '')))
+			nameSent(id, m, String(r.msg_id), r.time);
+		else
+			syncSoon(id);
 	} else {
 		m.state = 'failed';
 		m.error = r.detail === 'connection lost' || r.detail === 'timeout' ?

@@ -268,6 +268,9 @@ describe('read and receipts', () => {
 		    dst: b.id, message: 'tick tick' }, 'send_message_return');
 		assertSuccess(p, 'send_message_return');
 		const m = await nextOf(cb, (x) => x.command === 'send_message');
+		// The success names the message the recipient got.
+		assert.deepEqual({ msg_id: p.msg_id, time: p.time },
+		    { msg_id: m.msg_id, time: m.time });
 		const delivered = await nextOf(ca, (x) => x.command === 'receipt');
 		assert.deepEqual(delivered, { command: 'receipt', dst: b.id,
 		    msg_ids: [m.msg_id], status: 'delivered' });
