@@ -33,15 +33,21 @@ static int
 cmd_history_limit(const cJSON *packet, int *limit)
 {
 	const cJSON	*l = cJSON_GetObjectItemCaseSensitive(packet, "limit");
+	double		 d;
 
 	*limit = HISTORY_DEFAULT;
 	if (l == NULL)
 		return 0;
-	if (!cJSON_IsNumber(l) || l->valuedouble < 1 ||
-	    l->valuedouble != (double)(long long)l->valuedouble)
+	if (!cJSON_IsNumber(l) || (d = l->valuedouble) < 1)
 		return -1;
-	*limit = l->valuedouble > HISTORY_MAX ? HISTORY_MAX :
-	    (int)l->valuedouble;
+	/* A double past 2^53 is whole; casting a huge one is undefined. */
+	if (d >= 9007199254740992.0) {
+		*limit = HISTORY_MAX;
+		return 0;
+	}
+	if (d != (double)(long long)d)
+		return -1;
+	*limit = d > HISTORY_MAX ? HISTORY_MAX : (int)d;
 	return 0;
 }
 

@@ -9,10 +9,13 @@
  * Packets are measured with "oldest": true in them, the longer of the two
  * marks, so that swapping it for "more" or dropping it never makes one too
  * long.  history_fits() is send_message's promise that every stored
- * message fits a packet of its own.
+ * message fits a packet of its own; one stored before that promise (up to
+ * 1919 bytes were taken then) goes out cut to fit, marked "truncated", so
+ * that no page fails and no msg_id is left out.
  */
 #include <inttypes.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "fcgi_app.h"
@@ -58,6 +61,45 @@ history_entry(uint64_t account, const struct history_item *h)
 fail:
 	cJSON_Delete(e);
 	return NULL;
+}
+
+/*
+ * h's entry cut to fit a packet whose other bytes are base: its body ends
+ * at a character boundary, and "truncated": true says so.  NULL when
+ * memory ran out.
+ */
+static cJSON *
+history_entry_cut(uint64_t account, const struct history_item *h, size_t base)
+{
+	struct history_item	 cut = *h;
+	char			 body[PACKET_MAX + 1];
+	cJSON			*e;
+	char			*text;
+	size_t			 n, len;
+
+	n = strnlen(h->m.body, PACKET_MAX);
+	memcpy(body, h->m.body, n);
+	body[n] = '\0';
+	cut.m.body = body;
+	for (;;) {
+		if ((e = history_entry(account, &cut)) == NULL)
+			return NULL;
+		if (cJSON_AddTrueToObject(e, "truncated") == NULL ||
+		    (text = cJSON_PrintUnformatted(e)) == NULL) {
+			cJSON_Delete(e);
+			return NULL;
+		}
+		len = strlen(text);
+		free(text);
+		if (base + len <= PACKET_MAX || n == 0)
+			return e;
+		cJSON_Delete(e);
+		/* An escape is longer than its byte: cutting this is enough. */
+		n = base + len - PACKET_MAX < n ? n - (base + len - PACKET_MAX) : 0;
+		while (n > 0 && ((unsigned char)body[n] & 0xc0) == 0x80)
+			n--;
+		body[n] = '\0';
+	}
 }
 
 /* An empty packet with "oldest": true, its "messages" in *list. */
@@ -108,8 +150,13 @@ history_packets(uint64_t account, uint64_t with,
 	for (len = base, i = 0; i < n; i++) {
 		if ((e = history_entry(account, &h[i])) == NULL)
 			goto fail;
-		if ((elen = history_len(e)) == 0 || base + elen > PACKET_MAX)
-			goto fail_entry;
+		if ((elen = history_len(e)) == 0 || base + elen > PACKET_MAX) {
+			cJSON_Delete(e);
+			if ((e = history_entry_cut(account, &h[i], base)) ==
+			    NULL || (elen = history_len(e)) == 0 ||
+			    base + elen > PACKET_MAX)
+				goto fail_entry;
+		}
 		if (count > 0 && len + 1 + elen > PACKET_MAX) {
 			if (history_emit_more(p, emit, arg) == -1)
 				goto fail_entry;

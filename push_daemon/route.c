@@ -189,7 +189,7 @@ route_answer(uint64_t id, const cJSON *actions, char *gone, size_t gonesz,
 void
 route_report(uint64_t id, const cJSON *actions)
 {
-	char	gone[ID_STR_MAX + 1] = "";
+	char	gone[ACCOUNT_MAX] = "";
 
 	if (route_answer(id, actions, gone, sizeof(gone), 0) == -1)
 		log_warnx("conn %" PRIu64 ": bad answer to a report", id);

@@ -154,6 +154,9 @@ describe('history', () => {
 		assert.equal(dflt.messages[0].message.split(' ')[0], '119');
 		const capped = await historyPage(h, a, b.id, { limit: 1000 });
 		assert.equal(capped.messages.length, 100);
+		// However large: a number past what a 64-bit integer holds.
+		assert.equal((await historyPage(h, a, b.id, { limit: 1e300 }))
+		    .messages.length, 100);
 		assert.ok(capped.packets.length > 1, 'one packet for 30 KB');
 		const rest = await historyPage(h, a, b.id, { limit: 100,
 		    before: capped.messages.at(-1).msg_id });
@@ -196,6 +199,7 @@ describe('history', () => {
 			assertFail(await ca.request({ command: 'history', id: b.id,
 			    with: a.id }), 'history_return', 'src is not you');
 			for (const bad of [{ limit: 0 }, { limit: -3 }, { limit: 1.5 },
+			    { limit: 150.5 },
 			    { limit: '10' }, { limit: null }, { limit: true },
 			    { with: 'bob' }, { with: [b.id] }, { before: 'x' },
 			    { before: 0 }, { before: {} }])

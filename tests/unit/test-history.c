@@ -138,12 +138,58 @@ test_fits(void **state)
 	assert_int_equal(history_fits(18446744073709551615ULL, 10001, body), 0);
 }
 
+/*
+ * A message stored before history_fits() (1919 bytes were taken then)
+ * goes out alone, cut at a character boundary and marked "truncated";
+ * the one after it is whole.
+ */
+static void
+test_legacy_cut(void **state)
+{
+	struct history_item	 h[2];
+	char			 big[1920], small[] = "whole";
+	cJSON			*p, *m;
+	const char		*text;
+	size_t			 i;
+
+	(void)state;
+	/* "é" is two bytes; a quote costs two when escaped. */
+	for (i = 0; i + 2 <= 1900; i += 2)
+		memcpy(big + i, "\xc3\xa9", 2);
+	memcpy(big + i, "\"\"\"", 3);
+	big[i + 3] = '\0';
+	memset(h, 0, sizeof(h));
+	h[0].m.id = 7;
+	h[0].m.src = 10000;
+	h[0].m.dst = 10001;
+	h[0].m.body = big;
+	h[1] = h[0];
+	h[1].m.id = 6;
+	h[1].m.body = small;
+	assert_int_equal(history_fits(10000, 10001, big), 0);
+	assert_int_equal(history_packets(10000, 10001, h, 2, 1, collect, NULL),
+	    0);
+	assert_int_equal(ngot, 2);
+	assert_true(strlen(got[0]) <= PACKET_MAX);
+	assert_non_null(p = cJSON_Parse(got[0]));
+	m = cJSON_GetArrayItem(cJSON_GetObjectItem(p, "messages"), 0);
+	assert_true(cJSON_IsTrue(cJSON_GetObjectItem(m, "truncated")));
+	text = cJSON_GetObjectItem(m, "message")->valuestring;
+	assert_true(strlen(text) > 1500 && strlen(text) % 2 == 0);
+	assert_int_equal(strncmp(text, big, strlen(text)), 0);
+	cJSON_Delete(p);
+	assert_non_null(strstr(got[1], "\"message\":\"whole\""));
+	assert_null(strstr(got[1], "truncated"));
+	reset();
+}
+
 int
 main(void)
 {
 	const struct CMUnitTest	tests[] = {
 		cmocka_unit_test(test_pages),
 		cmocka_unit_test(test_fits),
+		cmocka_unit_test(test_legacy_cut),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
