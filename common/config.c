@@ -56,6 +56,24 @@ const struct config_entry config_table[] = {
 	    "MariaDB password; put one holding '#' or spaces in quotes "
 	    "(\\\" for a quote inside)"),
 	STR_ENTRY(db_name, "chat", "MariaDB database"),
+	STR_ENTRY(db_fallback, "",
+	    "further MariaDB servers of the same Galera cluster, each a Unix "
+	    "socket path or host:port, separated by spaces: a worker whose "
+	    "server is gone connects to the next; empty: none"),
+	INT_ENTRY(db_sync_wait, 0, 15, 3,
+	    "wsrep_sync_wait of the workers' sessions when the server is a "
+	    "Galera node (3: reads and updates see every commit the cluster "
+	    "made before them); ignored by a server without wsrep"),
+
+	STR_ENTRY(redis_host, "",
+	    "Redis server carrying live deliveries between nodes (host, or "
+	    "a Unix socket path starting with /); empty: this node is alone"),
+	INT_ENTRY(redis_port, 1, 65535, 6379, "Redis port"),
+	INT_ENTRY(node_heartbeat, 1, 3600, 5,
+	    "seconds between this node's heartbeats in the database"),
+	INT_ENTRY(node_timeout, 2, 86400, 30,
+	    "seconds without a heartbeat after which a node counts as dead: "
+	    "its presence rows go and its accounts show offline"),
 
 	INT_ENTRY(workers, 1, 128, 4,
 	    "workers running the batches of logged-in connections; the "

@@ -30,6 +30,14 @@ struct config {
 	char	db_user[64];
 	char	db_password[256];
 	char	db_name[64];
+	char	db_fallback[512];		/* other Galera nodes */
+	int	db_sync_wait;			/* when wsrep is on */
+
+	/* nodes */
+	char	redis_host[SOCKET_PATH_MAX];	/* empty: a single node */
+	int	redis_port;
+	int	node_heartbeat;			/* seconds */
+	int	node_timeout;			/* seconds, then dead */
 
 	/* fcgi_app */
 	int	workers;			/* batches of logged-in conns */
