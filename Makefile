@@ -17,9 +17,9 @@ LOG_MAX_KIB ?= 10240
 
 # Each program links only what it uses: the daemon needs no database,
 # FastCGI server or hashing library, the workers no event loop.
-PKGS	 = fcgi libcjson libmariadb libevent openssl libsodium
-DAEMON_PKGS = libcjson libevent openssl
-APP_PKGS = fcgi libcjson libmariadb libsodium
+PKGS	 = fcgi libcjson libmariadb libevent openssl libsodium hiredis
+DAEMON_PKGS = libcjson libevent openssl hiredis
+APP_PKGS = fcgi libcjson libmariadb libsodium hiredis
 WARN	 = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
 	   -Wwrite-strings -Wformat=2
 CFLAGS	?= -O2 -g
@@ -49,7 +49,7 @@ DAEMON_SRCS = push_daemon/main.c push_daemon/listen.c push_daemon/conn.c \
 	   push_daemon/fcgi-client.c \
 	   push_daemon/upstream.c push_daemon/route.c push_daemon/deliver.c \
 	   push_daemon/pool.c push_daemon/addrlimit.c push_daemon/admin.c \
-	   push_daemon/counters.c
+	   push_daemon/counters.c push_daemon/relay.c
 
 # fcgi_app/: the FastCGI workers that run every command.
 APP_SRCS = fcgi_app/main.c fcgi_app/worker.c fcgi_app/request.c \
@@ -70,7 +70,8 @@ APP_SRCS = fcgi_app/main.c fcgi_app/worker.c fcgi_app/request.c \
 	   fcgi_app/cmd-list-blocked.c fcgi_app/db-block.c \
 	   fcgi_app/history.c fcgi_app/db-history.c fcgi_app/cmd-history.c \
 	   fcgi_app/cmd-read.c fcgi_app/marks.c fcgi_app/receipt.c \
-	   fcgi_app/presence.c
+	   fcgi_app/presence.c fcgi_app/relay.c fcgi_app/node.c \
+	   fcgi_app/db-node.c
 
 # chatctl/: the administrator's tool, on the workers' db code and hashing.
 CTL_SRCS = chatctl/chatctl.c chatctl/cmd-account.c chatctl/cmd-report.c \

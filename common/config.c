@@ -69,6 +69,9 @@ const struct config_entry config_table[] = {
 	    "Redis server carrying live deliveries between nodes (host, or "
 	    "a Unix socket path starting with /); empty: this node is alone"),
 	INT_ENTRY(redis_port, 1, 65535, 6379, "Redis port"),
+	STR_ENTRY(redis_password, "",
+	    "Redis requirepass; any local user can reach a Redis port on "
+	    "loopback, and what it publishes would reach clients"),
 	INT_ENTRY(node_heartbeat, 1, 3600, 5,
 	    "seconds between this node's heartbeats in the database"),
 	INT_ENTRY(node_timeout, 2, 86400, 30,

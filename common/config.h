@@ -36,6 +36,7 @@ struct config {
 	/* nodes */
 	char	redis_host[SOCKET_PATH_MAX];	/* empty: a single node */
 	int	redis_port;
+	char	redis_password[256];
 	int	node_heartbeat;			/* seconds */
 	int	node_timeout;			/* seconds, then dead */
 

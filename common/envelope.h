@@ -54,6 +54,7 @@
 #define ENV_EVENT_STARTED	"started"	/* body empty: daemon (re)start */
 #define ENV_EVENT_FETCH		"fetch"		/* body: {"after":...} or empty */
 #define ENV_EVENT_REFUSED	"refused"	/* body: a packet; "detail" */
+#define ENV_EVENT_HEARTBEAT	"heartbeat"	/* body empty: the node lives */
 
 #define ENV_TRANSPORT_WS	"ws"
 #define ENV_TRANSPORT_TCP	"tcp"
@@ -67,6 +68,8 @@
 #define ENV_OP_UNBIND		"unbind"
 #define ENV_OP_CLOSE		"close"		/* close once output drains */
 #define ENV_OP_FETCH		"fetch"		/* ask for a fetch event next */
+#define ENV_OP_FETCH_ALL	"fetch_all"	/* heartbeat: a fetch for every
+						   bound connection */
 #define ENV_DATA		"data"		/* a packet as JSON text */
 #define ENV_ACCOUNT_FIELD	"account"
 #define ENV_ACK_FIELD		"ack"
@@ -75,5 +78,13 @@
 						   connections only */
 #define ENV_AFTER_FIELD		"after"		/* fetch cursor, opaque */
 #define ENV_TRACKS_FIELD	"tracks"	/* written event body */
+
+/*
+ * Between nodes, through Redis: a worker publishes {"sends":[...]} (send
+ * actions with an account, as in an answer) on the channel of each node
+ * holding one of their accounts; that node's daemon writes them.
+ */
+#define RELAY_CHANNEL_PREFIX	"chat:node:"
+#define RELAY_SENDS		"sends"
 
 #endif

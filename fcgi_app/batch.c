@@ -213,6 +213,8 @@ batch_run(struct app *app, const char *node, const char *buf, size_t len,
 	log_debug("%s: %zu events", __func__, b->n);
 	/* The daemon's greeting on a new connection touches nothing. */
 	rc = b->n > 0 ? batch_execute(app, b) : 0;
+	if (rc == 0 && b->n > 0)
+		relay_batch(app, node, b->replies, b->failed, b->n);
 	if ((out = batch_render(b, rc == -1)) == NULL)
 		*errstr = "cannot build the answer";
 done:

@@ -23,7 +23,8 @@
  * so the answers never tell which exist.  Success forgets the failures
  * of that id from that address.
  *
- * Success answers, in order (docs/ARCHITECTURE.md, Delivery): bind,
+ * Success records the connection in presence (presence.c says why before
+ * the fetch) and answers, in order (docs/ARCHITECTURE.md, Delivery): bind,
  * login_return, fetch.  What waits for the account is sent by that fetch
  * (event.c), after the bind, so that nothing sent meanwhile is missed.
  */
@@ -53,11 +54,15 @@ const struct cmd_entry cmd_login_entry = {
 static enum cmd_retval
 cmd_login_success(struct cmd_ctx *ctx, const struct account *a)
 {
-	cJSON	*p;
-	int	 ack = 0, rc = -1;
+	struct session	 s = *ctx->session;
+	cJSON		*p;
+	int		 ack = 0, rc = -1;
 
 	(void)packet_get_bool(ctx->packet, "ack", &ack);
-	if (reply_bind(ctx->reply, a->id, ack) == -1)
+	s.account = a->id;
+	s.ack_mode = ack;
+	if (presence_record(ctx->app, &s, ctx->reply) == -1 ||
+	    reply_bind(ctx->reply, a->id, ack) == -1)
 		return CMD_ERROR;
 	if ((p = cJSON_CreateObject()) == NULL)
 		return CMD_ERROR;

@@ -279,7 +279,8 @@ static const struct {
 	{ 1, DB_MESSAGES_INSERT1, MSG_INSERT MSG_ROW },
 };
 
-static const char sql_autoinc_step[] = "SELECT @@auto_increment_increment";
+static const char sql_autoinc_step[] =
+    "SELECT @@auto_increment_increment, @@innodb_autoinc_lock_mode";
 
 /*
  * The rows' foreign keys to users need no check here: the friendship
@@ -290,18 +291,26 @@ static const char sql_autoinc_step[] = "SELECT @@auto_increment_increment";
 static const char sql_fk_off[] = "SET SESSION foreign_key_checks = 0";
 static const char sql_fk_on[] = "SET SESSION foreign_key_checks = 1";
 
-/* How far apart the ids of one INSERT are (Galera sets it per node). */
+/*
+ * How far apart the ids of one INSERT are (Galera sets it per node), and
+ * whether they are that far apart at all: with innodb_autoinc_lock_mode 2
+ * (interleaved, which Galera requires) concurrent inserts may take ids in
+ * between, so each row goes in by a statement of its own.
+ */
 static int
 db_autoinc_step(struct db *db, uint64_t *step)
 {
-	MYSQL_BIND	result[1];
+	MYSQL_BIND	result[2];
+	int		mode = 0;
 
 	if (db->autoinc_step == 0) {
 		memset(result, 0, sizeof(result));
 		db_bind_u64(&result[0], &db->autoinc_step);
+		db_bind_int(&result[1], &mode);
 		if (db_row(db, DB_AUTOINC_STEP, sql_autoinc_step, NULL,
 		    result) != 1)
 			db->autoinc_step = 0;
+		db->insert_one = mode == 2;
 	}
 	*step = db->autoinc_step;
 	return *step > 0 ? 0 : -1;
@@ -407,7 +416,8 @@ db_messages_add(struct db *db, struct message *ms, int *stored, size_t n)
 	if (friends > 0 && db_plain(db, sql_fk_off) == -1)
 		goto fail;
 	for (done = 0, which = 0; done < friends;) {
-		while (sql_messages_insert[which].rows > friends - done)
+		while (sql_messages_insert[which].rows > friends - done ||
+		    (db->insert_one && sql_messages_insert[which].rows > 1))
 			which++;
 		if (db_messages_insert(db, which, ms, idx + done, &now,
 		    step) == -1)

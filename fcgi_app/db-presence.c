@@ -1,8 +1,9 @@
 /*
  * The presence table (sql/003-friends-messages.sql): one row per logged-in
  * connection, keyed by the node and the daemon's connection id, so that a
- * node's rows can all go when its daemon restarts.  It only feeds
- * list_friend's "online"; delivery never depends on it.
+ * node's rows can all go when its daemon restarts.  It feeds list_friend's
+ * "online" and tells relay.c which nodes hold an account; what waits is
+ * fetched from messages, so a stale row delays, never loses.
  */
 #include <string.h>
 
@@ -14,14 +15,18 @@ static const char sql_presence_put[] =
     " account_id = VALUES(account_id), ack_mode = VALUES(ack_mode),"
     " transport = VALUES(transport), since = NOW()";
 
-/* Records p; a connection logged in again replaces its row. */
+/*
+ * Records p; a connection logged in again replaces its row.  1 when the
+ * row is new, 0 when it was there (a fetch after the login made it), -1
+ * on error.
+ */
 int
 db_presence_put(struct db *db, const struct presence *p)
 {
 	MYSQL_BIND	 params[5];
 	MYSQL_STMT	*st;
 	unsigned long	 nlen, tlen;
-	int		 ack = p->ack_mode;
+	int		 ack = p->ack_mode, inserted;
 
 	memset(params, 0, sizeof(params));
 	db_bind_str(&params[0], p->node, &nlen);
@@ -29,9 +34,12 @@ db_presence_put(struct db *db, const struct presence *p)
 	db_bind_u64(&params[2], &p->account);
 	db_bind_int(&params[3], &ack);
 	db_bind_str(&params[4], p->transport, &tlen);
-	st = db_exec(db, DB_PRESENCE_PUT, sql_presence_put, params, NULL);
+	if ((st = db_exec(db, DB_PRESENCE_PUT, sql_presence_put, params,
+	    NULL)) == NULL)
+		return -1;
+	inserted = mysql_stmt_affected_rows(st) == 1;
 	db_done(st);
-	return st == NULL ? -1 : 0;
+	return inserted;
 }
 
 static const char sql_presence_delete[] =

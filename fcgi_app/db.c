@@ -73,15 +73,111 @@ db_disconnect(struct db *db)
 	db->autoinc_step = 0;
 }
 
+/*
+ * The n-th server a worker may use: db_socket (or db_host:db_port), then
+ * each word of db_fallback, a socket path or host:port.  0 when there is
+ * no n-th.
+ */
 static int
-db_connect(struct db *db)
+db_target(const struct config *cf, int n, char *host, size_t hostsz,
+    unsigned int *port, const char **sock, char *sockbuf, size_t socksz)
+{
+	const char	*p = cf->db_fallback, *colon;
+	size_t		 len;
+	int		 i;
+
+	*sock = NULL;
+	*port = 0;
+	if (n == 0) {
+		if (cf->db_socket[0] != '\0')
+			*sock = cf->db_socket;
+		else {
+			snprintf(host, hostsz, "%s", cf->db_host);
+			*port = (unsigned int)cf->db_port;
+		}
+		return 1;
+	}
+	for (i = 0;; i++) {
+		p += strspn(p, " \t");
+		if (*p == '\0')
+			return 0;
+		len = strcspn(p, " \t");
+		if (i + 1 == n)
+			break;
+		p += len;
+	}
+	if (*p == '/') {
+		if (len >= socksz)
+			return 0;
+		memcpy(sockbuf, p, len);
+		sockbuf[len] = '\0';
+		*sock = sockbuf;
+		return 1;
+	}
+	colon = memchr(p, ':', len);
+	if (colon == NULL || (size_t)(colon - p) >= hostsz)
+		return 0;
+	memcpy(host, p, colon - p);
+	host[colon - p] = '\0';
+	*port = (unsigned int)strtoul(colon + 1, NULL, 10);
+	return *port > 0 && *port <= 65535;
+}
+
+/*
+ * On a Galera node: the session waits for the cluster's earlier commits
+ * (db_sync_wait), and a node that is not part of the primary component
+ * (wsrep_ready OFF: it refuses every statement) is no use.  -1 for such
+ * a node; a server without wsrep passes.
+ */
+static int
+db_galera_session(struct db *db)
+{
+	MYSQL_RES	*res;
+	MYSQL_ROW	 row;
+	char		 sql[64];
+	int		 on = 0, ready = 1;
+
+	if (mysql_query(db->conn, "SELECT @@wsrep_on") != 0) {
+		/* No such variable: not a MariaDB with wsrep. */
+		return 0;
+	}
+	if ((res = mysql_store_result(db->conn)) == NULL)
+		return -1;
+	if ((row = mysql_fetch_row(res)) != NULL && row[0] != NULL)
+		on = strcmp(row[0], "1") == 0;
+	mysql_free_result(res);
+	if (!on)
+		return 0;
+	if (mysql_query(db->conn, "SHOW STATUS LIKE 'wsrep_ready'") != 0 ||
+	    (res = mysql_store_result(db->conn)) == NULL)
+		return -1;
+	if ((row = mysql_fetch_row(res)) != NULL && row[1] != NULL)
+		ready = strcmp(row[1], "ON") == 0;
+	mysql_free_result(res);
+	if (!ready) {
+		log_warnx("database: this Galera node is not ready");
+		return -1;
+	}
+	snprintf(sql, sizeof(sql), "SET SESSION wsrep_sync_wait = %d",
+	    db->cf->db_sync_wait);
+	return mysql_query(db->conn, sql) == 0 ? 0 : -1;
+}
+
+/* Connects to server n (db_target()); -1 if it cannot be used. */
+static int
+db_connect_to(struct db *db, int n)
 {
 	const struct config	*cf = db->cf;
 	unsigned int		 timeout = DB_CONNECT_TIMEOUT;
 	unsigned int		 io = DB_IO_TIMEOUT;
+	unsigned int		 port;
 	my_bool			 no = 0;
 	const char		*sock;
+	char			 host[256], sockbuf[SOCKET_PATH_MAX];
 
+	if (!db_target(cf, n, host, sizeof(host), &port, &sock, sockbuf,
+	    sizeof(sockbuf)))
+		return -1;
 	if ((db->conn = mysql_init(NULL)) == NULL)
 		return -1;
 	mysql_options(db->conn, MYSQL_SET_CHARSET_NAME, "utf8mb4");
@@ -91,17 +187,50 @@ db_connect(struct db *db)
 	mysql_options(db->conn, MYSQL_OPT_READ_TIMEOUT, &io);
 	mysql_options(db->conn, MYSQL_OPT_WRITE_TIMEOUT, &io);
 	mysql_options(db->conn, MYSQL_OPT_RECONNECT, &no);
-	sock = cf->db_socket[0] != '\0' ? cf->db_socket : NULL;
-	if (mysql_real_connect(db->conn, sock != NULL ? NULL : cf->db_host,
-	    cf->db_user, cf->db_password, cf->db_name,
-	    sock != NULL ? 0 : (unsigned int)cf->db_port, sock, 0) == NULL) {
-		log_warnx("database: %s", mysql_error(db->conn));
+	if (mysql_real_connect(db->conn, sock != NULL ? NULL : host,
+	    cf->db_user, cf->db_password, cf->db_name, port, sock, 0) == NULL ||
+	    db_galera_session(db) == -1) {
+		log_warnx("database %s: %s", sock != NULL ? sock : host,
+		    mysql_error(db->conn));
 		mysql_close(db->conn);
 		db->conn = NULL;
 		return -1;
 	}
-	log_debug("%s: connected", __func__);
+	if (n != db->target)
+		log_info("database: now on %s", sock != NULL ? sock : host);
+	db->target = n;
 	return 0;
+}
+
+/* How many servers db_target() names: 1 and the words of db_fallback. */
+static int
+db_targets(const struct config *cf)
+{
+	const char	*p = cf->db_fallback;
+	int		 n = 1;
+
+	for (;;) {
+		p += strspn(p, " \t");
+		if (*p == '\0')
+			return n;
+		p += strcspn(p, " \t");
+		n++;
+	}
+}
+
+/*
+ * The server used last first, then the others in their order: a worker
+ * whose Galera node has gone goes on with the next and stays there.
+ */
+static int
+db_connect(struct db *db)
+{
+	int	count = db_targets(db->cf), i;
+
+	for (i = 0; i < count; i++)
+		if (db_connect_to(db, (db->target + i) % count) == 0)
+			return 0;
+	return -1;
 }
 
 /*
@@ -129,12 +258,16 @@ db_close(struct db *db)
 	free(db);
 }
 
-/* Whether err means the connection is gone and a new one may work. */
+/*
+ * Whether err means the connection is gone and a new one may work: also
+ * a Galera node that has left the primary component, which answers every
+ * statement with 1047 until it is back (another node may serve now).
+ */
 static int
 db_lost(unsigned int err)
 {
 	return err == CR_SERVER_GONE_ERROR || err == CR_SERVER_LOST ||
-	    err == ER_CONNECTION_KILLED;
+	    err == ER_CONNECTION_KILLED || err == ER_UNKNOWN_COM_ERROR;
 }
 
 /* Whether err ended the whole transaction, not only its statement. */

@@ -68,6 +68,11 @@ enum db_stmt_id {
 	DB_PRESENCE_PUT,
 	DB_PRESENCE_DELETE,
 	DB_PRESENCE_CLEAR,
+	DB_NODE_BEAT,
+	DB_NODE_DEAD,
+	DB_NODE_FORGET,
+	DB_NODE_CONNS,
+	DB_NODE_ACCOUNTS,
 	DB_MESSAGE_COUNTS,
 	/* chatctl/db-admin.c: never prepared by a worker */
 	DB_ADMIN_PASSWORD,
@@ -91,6 +96,9 @@ struct db {
 	int			 batch;		/* in_tx is a batch's */
 	int			 savepoint;	/* db_begin() inside a batch */
 	uint64_t		 autoinc_step;	/* of this session; 0: unread */
+	int			 insert_one;	/* ids of one INSERT may not be
+						   autoinc_step apart */
+	int			 target;	/* db_target() connected last */
 	void			(*timer)(void *, int, double); /* or NULL */
 	void			*timer_arg;
 };

@@ -92,12 +92,7 @@ static int
 event_first_page(struct app *app, const struct session *s,
     struct reply *r)
 {
-	struct presence	p = { s->node, s->conn_id, s->account, s->ack_mode,
-			    s->transport };
-
-	if (db_account_lock(app->db, s->account, NULL) != 1 ||
-	    db_presence_put(app->db, &p) == -1 ||
-	    presence_arrived(app, s, r) == -1 ||
+	if (presence_record(app, s, r) == -1 ||
 	    db_requests_to(app->db, s->account, event_send_request, r) == -1 ||
 	    db_results_waiting(app->db, s->account, event_send_result,
 	    r) == -1)
@@ -335,6 +330,8 @@ event_handle(struct app *app, const struct batch_event *ev, struct reply *r)
 		return presence_left(app, s, r);
 	if (strcmp(ev->name, ENV_EVENT_STARTED) == 0)
 		return db_presence_clear(app->db, s->node);
+	if (strcmp(ev->name, ENV_EVENT_HEARTBEAT) == 0)
+		return node_heartbeat(app, ev, r);
 	log_warnx("conn %" PRIu64 ": unknown event %s", s->conn_id, ev->name);
 	return 0;
 }

@@ -41,6 +41,10 @@ struct session {
 
 struct mark;
 struct stats;
+struct relay;
+
+/* A node_name, NUL included. */
+#define NODE_NAME_SIZE		64
 
 /* What one worker process holds; owned by worker.c. */
 struct app {
@@ -48,6 +52,8 @@ struct app {
 	struct stats		*stats;		/* the master's shared page */
 	struct db		*db;		/* one connection per worker */
 	struct msgqueue		*messages;	/* owned; NULL: no batch */
+	struct relay		*relay;		/* owned; NULL: not a batch
+						   worker */
 	struct mark		*marks;		/* owned: the batch's marks */
 	size_t			 nmarks;
 	size_t			 marks_size;
@@ -107,6 +113,7 @@ int		 reply_send_track(struct reply *, uint64_t account, cJSON *,
 int		 reply_send_tracked(struct reply *, uint64_t account, cJSON *,
 		    char kind, uint64_t id);
 int		 reply_fetch(struct reply *, uint64_t after);
+int		 reply_fetch_all(struct reply *);
 int		 reply_bind(struct reply *, uint64_t, int ack);
 int		 reply_unbind(struct reply *);
 int		 reply_close(struct reply *);
@@ -116,6 +123,7 @@ int		 reply_error(struct reply *, const char *detail);
 const char	*reply_self_data(const struct reply *);
 char		*reply_render(const struct reply *);
 int		 reply_attach(const struct reply *, cJSON *);
+const cJSON	*reply_actions(const struct reply *);
 int		 reply_binding(const struct reply *, uint64_t *account,
 		    int *ack);
 
@@ -378,6 +386,16 @@ int	 db_presence_delete(struct db *, const char *node, uint64_t conn_id);
 int	 db_presence_count(struct db *, uint64_t account, int *count);
 int	 db_presence_clear(struct db *, const char *node);
 
+/* db-node.c: the nodes alive, and where accounts are connected */
+int	 db_node_beat(struct db *, const char *node);
+int	 db_node_dead(struct db *, const char *self, int timeout, char *name);
+int	 db_node_forget(struct db *, const char *node, int timeout);
+int	 db_node_conns(struct db *, const char *node, int max,
+	    int (*)(void *, uint64_t conn_id, uint64_t account), void *);
+int	 db_node_accounts(struct db *, const char *self, int timeout,
+	    const uint64_t *accounts, size_t,
+	    int (*)(void *, uint64_t account, const char *node), void *);
+
 /* notice.c: packets the server sends unasked, live or by a fetch */
 cJSON	*notice_pair(const char *cmd, uint64_t src, uint64_t dst);
 cJSON	*notice_friend_request(const struct friend_request *);
@@ -402,7 +420,7 @@ enum cmd_retval	 marks_apply(struct cmd_ctx *, int (*)(struct db *, uint64_t,
 		    uint64_t, uint64_t *), const char *status);
 
 /* presence.c: friends told of a first login and a last logout */
-int	 presence_arrived(struct app *, const struct session *,
+int	 presence_record(struct app *, const struct session *,
 	    struct reply *);
 int	 presence_left(struct app *, const struct session *, struct reply *);
 
@@ -448,6 +466,16 @@ void		 msgqueue_reset(struct msgqueue *);
 int		 msgqueue_add(struct msgqueue *, const struct message *,
 		    struct reply *, msgqueue_finish_fn);
 int		 msgqueue_flush(struct msgqueue *, struct db *);
+
+/* relay.c: live packets for the connections of other nodes */
+struct relay	*relay_new(void);
+void		 relay_free(struct relay *);
+void		 relay_batch(struct app *, const char *node, struct reply **,
+		    const int *failed, size_t);
+
+/* node.c: the heartbeat event, and the presence dead nodes leave */
+int	 node_heartbeat(struct app *, const struct batch_event *,
+	    struct reply *);
 
 /* event.c: the daemon's connection events */
 int	 event_handle(struct app *, const struct batch_event *,

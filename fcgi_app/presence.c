@@ -40,8 +40,36 @@ presence_tell(struct app *app, uint64_t account, struct reply *r, int online)
 	return rc;
 }
 
-/* After s's presence row went in, with its account's users row locked. */
+static int	presence_arrived(struct app *, const struct session *,
+		    struct reply *);
+
+/*
+ * Records s's connection in presence, with its account's users row
+ * locked; a new row that is the account's first tells its friends.  The
+ * login does it, committed before the fetch reads what waits: a worker
+ * of another node that stores a message for the account then either sees
+ * the row (and relays the message live) or committed before the row, so
+ * that the fetch sees the message.  The fetch does it again (the row is
+ * there: nobody is told twice), for a node whose rows were taken for
+ * dead.  Connections of /api/ (no conn id) have no row.
+ */
 int
+presence_record(struct app *app, const struct session *s, struct reply *r)
+{
+	struct presence	p = { s->node, s->conn_id, s->account, s->ack_mode,
+			    s->transport };
+	int		inserted;
+
+	if (s->conn_id == 0)
+		return 0;
+	if (db_account_lock(app->db, s->account, NULL) != 1 ||
+	    (inserted = db_presence_put(app->db, &p)) == -1)
+		return -1;
+	return inserted ? presence_arrived(app, s, r) : 0;
+}
+
+/* After s's presence row went in, with its account's users row locked. */
+static int
 presence_arrived(struct app *app, const struct session *s, struct reply *r)
 {
 	int	count;

@@ -195,6 +195,13 @@ reply_fetch(struct reply *r, uint64_t after)
 	return reply_push(r, a);
 }
 
+/* The heartbeat's: a fetch for every connection bound on the node. */
+int
+reply_fetch_all(struct reply *r)
+{
+	return reply_push(r, reply_action(ENV_OP_FETCH_ALL));
+}
+
 int
 reply_bind(struct reply *r, uint64_t account, int ack)
 {
@@ -303,6 +310,13 @@ reply_attach(const struct reply *r, cJSON *obj)
 {
 	return cJSON_AddItemReferenceToObject(obj, ENV_ACTIONS, r->actions) ?
 	    0 : -1;
+}
+
+/* The actions queued, for relay.c to read; r still owns them. */
+const cJSON *
+reply_actions(const struct reply *r)
+{
+	return r->actions;
 }
 
 /*

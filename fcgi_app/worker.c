@@ -87,7 +87,8 @@ worker_main(const struct config *cf, struct stats *stats, int listen_fd,
 	app.cf = cf;
 	app.stats = stats;
 	if ((app.db = db_open(cf)) == NULL ||
-	    (role == WORKER_BATCH && (app.messages = msgqueue_new()) == NULL))
+	    (role == WORKER_BATCH && ((app.messages = msgqueue_new()) == NULL ||
+	    (app.relay = relay_new()) == NULL)))
 		fatalx("worker: out of memory");
 	db_set_timer(app.db, stats_db_time, stats);
 	/* Too big for the stack of a function called per request. */
@@ -104,6 +105,7 @@ worker_main(const struct config *cf, struct stats *stats, int listen_fd,
 	db_close(app.db);
 	free(app.marks);
 	msgqueue_free(app.messages);
+	relay_free(app.relay);
 	free(req);
 	exit(0);
 }

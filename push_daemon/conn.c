@@ -622,8 +622,14 @@ conn_bind(struct conn *c, const char *account, int ack)
 {
 	if (c->state != CONN_LOGGED_OUT && c->state != CONN_LOGGED_IN)
 		return;
-	/* A login that raced chatctl disable (admin.c). */
+	/*
+	 * A login that raced chatctl disable (admin.c).  The account is
+	 * noted, not bound, so that the closed event removes the presence
+	 * row the login made.
+	 */
 	if (admin_refuses(account)) {
+		snprintf(c->account, sizeof(c->account), "%s", account);
+		c->ack = ack;
 		conn_close_after_write(c, "account disabled");
 		return;
 	}

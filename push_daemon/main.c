@@ -91,7 +91,11 @@ main_run(void)
 	log_info("started: node %s, workers at %s", conf.node_name,
 	    conf.fcgi_socket);
 	upstream_started();
+	if (relay_init() == -1)
+		fatalx("cannot start the relay");
 	event_base_dispatch(base);
+
+	relay_shutdown();
 
 	listen_close_all();
 	admin_close();

@@ -431,5 +431,10 @@ int	 admin_refuses(const char *account);
 int	 route_answer(uint64_t conn_id, const struct cJSON *actions,
 	    char *account, size_t accountsz, int fetch);
 void	 route_report(uint64_t conn_id, const struct cJSON *actions);
+int	 route_remote(const struct cJSON *sends);
+
+/* relay.c: other nodes' packets through Redis, and the heartbeat */
+int	 relay_init(void);
+void	 relay_shutdown(void);
 
 #endif

@@ -181,6 +181,42 @@ route_answer(uint64_t id, const cJSON *actions, char *gone, size_t gonesz,
 }
 
 /*
+ * Sends from another node's worker (relay.c), or a heartbeat's answer:
+ * only sends to an account apply, each as a local send to that account
+ * would; anything else is skipped.  What Redis brings is checked as what
+ * a worker answers is: a packet longer than PACKET_MAX, an account or a
+ * track out of bounds is dropped.  -1 if sends is not a list.
+ */
+int
+route_remote(const cJSON *sends)
+{
+	const cJSON	*action, *op, *data, *account;
+	size_t		 len;
+
+	if (!cJSON_IsArray(sends))
+		return -1;
+	cJSON_ArrayForEach(action, sends) {
+		op = cJSON_GetObjectItemCaseSensitive(action, ENV_OP);
+		data = cJSON_GetObjectItemCaseSensitive(action, ENV_DATA);
+		account = cJSON_GetObjectItemCaseSensitive(action,
+		    ENV_ACCOUNT_FIELD);
+		if (!cJSON_IsString(op) ||
+		    strcmp(op->valuestring, ENV_OP_SEND) != 0)
+			continue;
+		if (!cJSON_IsString(data) || !cJSON_IsString(account) ||
+		    (len = strlen(data->valuestring)) == 0 ||
+		    len > PACKET_MAX ||
+		    strlen(account->valuestring) >= ACCOUNT_MAX) {
+			log_warnx("a relayed send is malformed, dropped");
+			continue;
+		}
+		route_fanout(account->valuestring, data->valuestring, len,
+		    route_track(action), 0);
+	}
+	return 0;
+}
+
+/*
  * The answer to an event that is no packet of a client's (a written
  * report, a closed connection): sends to accounts, the receipts and
  * presence notices it carries.  Such an answer binds nothing, so what

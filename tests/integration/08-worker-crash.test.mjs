@@ -164,9 +164,9 @@ describe('worker crash', () => {
 		});
 	}
 
-	// The fetch that follows login_return records the connection in
-	// presence, which login itself never touches: with presence locked,
-	// the login is answered and its fetch is the one request that blocks.
+	// The fetch that follows login_return reads friend_results, which
+	// login itself never touches: with that table locked, the login is
+	// answered and its fetch is the one request that blocks.
 	for (const transport of ['ws', 'tcp']) {
 		test(`${transport}: a worker killed during a login's fetch: the ` +
 		    'fetch runs again and what waited still arrives',
@@ -181,7 +181,7 @@ describe('worker crash', () => {
 			    src: a.id, dst: b.id, message: 'kept for b' }),
 			    'send_message_return');
 			const cb = await connect(transport);
-			await killWorkerDuring(() => login(cb, b), 'presence');
+			await killWorkerDuring(() => login(cb, b), 'friend_results');
 			const p = await cb.next();
 			assert.equal(p.command, 'send_message');
 			assert.equal(p.message, 'kept for b');
