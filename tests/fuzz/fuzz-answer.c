@@ -5,7 +5,8 @@
  * every action takes the path of a connection that has gone (its own sends
  * dropped, bind and unbind noted for its closed event): what is checked is
  * that no answer, however it is made, crashes the daemon or overflows the
- * account it notes.
+ * account it notes.  A body with "sends" goes through route_remote() as
+ * a message from another node through Redis does (push_daemon/relay.c).
  */
 #include <stdint.h>
 #include <stdlib.h>
@@ -87,6 +88,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if ((root = cJSON_ParseWithLength((const char *)data, size)) == NULL)
 		return 0;
+	(void)route_remote(cJSON_GetObjectItemCaseSensitive(root,
+	    RELAY_SENDS));
 	answers = cJSON_GetObjectItemCaseSensitive(root, ENV_ANSWERS);
 	if (!cJSON_IsArray(answers))
 		answers = NULL;

@@ -246,6 +246,58 @@ test_bad_actions(void **state)
 	assert_int_equal(route_answer(2, NULL, gone, sizeof(gone), 0), -1);
 }
 
+/*
+ * What another node's worker relays through Redis: only sends to an
+ * account, to every connection of it here ("others" means nothing
+ * here), in order, tracks kept; anything a hostile publisher could put
+ * there (a bind, a send to a connection, a packet past PACKET_MAX, a
+ * huge account) is dropped and the rest still goes out.
+ */
+static void
+test_remote(void **state)
+{
+	char	 big[PACKET_MAX + 64];
+	cJSON	*a;
+	size_t	 n;
+
+	(void)state;
+	assert_non_null(a = cJSON_Parse("["
+	    "{\"op\":\"send\",\"account\":\"10001\",\"data\":\"m1\","
+	    "\"track\":\"m7.10000\"},"
+	    "{\"op\":\"bind\",\"account\":\"10001\"},"
+	    "{\"op\":\"send\",\"data\":\"to a conn\"},"
+	    "{\"op\":\"close\"},"
+	    "{\"op\":\"send\",\"account\":\"10002\",\"data\":\"nobody\"},"
+	    "{\"op\":\"send\",\"account\":\"10001\",\"data\":\"\"},"
+	    "{\"op\":\"send\",\"account\":\"10001\",\"others\":true,"
+	    "\"data\":\"m2\"}]"));
+	assert_int_equal(route_remote(a), 0);
+	cJSON_Delete(a);
+	assert_int_equal(ncalls, 4);
+	assert_string_equal(calls[0], "send 2 m1 m7.10000 1");
+	assert_string_equal(calls[1], "send 3 m1 m7.10000 1");
+	assert_string_equal(calls[2], "send 2 m2 - 1");
+	assert_string_equal(calls[3], "send 3 m2 - 1");
+
+	/* One byte past PACKET_MAX is dropped, as a worker would refuse it. */
+	ncalls = 0;
+	n = (size_t)snprintf(big, sizeof(big), "[{\"op\":\"send\","
+	    "\"account\":\"10001\",\"data\":\"");
+	memset(big + n, 'x', PACKET_MAX + 1);
+	snprintf(big + n + PACKET_MAX + 1, sizeof(big) - n - PACKET_MAX - 1,
+	    "\"}]");
+	assert_non_null(a = cJSON_Parse(big));
+	assert_int_equal(route_remote(a), 0);
+	cJSON_Delete(a);
+	assert_int_equal(ncalls, 0);
+
+	/* Not a list: refused whole. */
+	assert_non_null(a = cJSON_Parse("{\"op\":\"send\"}"));
+	assert_int_equal(route_remote(a), -1);
+	cJSON_Delete(a);
+	assert_int_equal(route_remote(NULL), -1);
+}
+
 int
 main(void)
 {
@@ -255,6 +307,7 @@ main(void)
 		cmocka_unit_test_setup(test_gone_connection, setup),
 		cmocka_unit_test_setup(test_bad_actions, setup),
 		cmocka_unit_test_setup(test_others, setup),
+		cmocka_unit_test_setup(test_remote, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
