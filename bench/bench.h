@@ -66,6 +66,12 @@ struct bench_opts {
 	const char		*host;		/* nginx's address */
 	int			 http_port;
 	int			 tcp_port;
+	/*
+	 * Another node's ports, or 0: the odd-numbered connections (a
+	 * relay's receivers) go there, so every message crosses nodes.
+	 */
+	int			 http_port2;
+	int			 tcp_port2;
 	enum bench_transport	 tp;
 	int			 sources;	/* 127.0.0.2 .. */
 	const char		*stack_dir;	/* for /proc and the database */
@@ -99,6 +105,7 @@ void		 bench_progress(const char *, ...)
 
 /* conn.c */
 struct bconn	*bconn_new(int, const struct bconn_ops *, void *);
+int		 bconn_port(const struct bconn *);
 void		 bconn_free(struct bconn *);
 void		 bconn_close(struct bconn *, const char *);
 int		 bconn_send(struct bconn *, const char *, size_t);

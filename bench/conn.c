@@ -55,6 +55,18 @@ conn_socket(struct sockaddr_in *src)
 	return fd;
 }
 
+/* The port c connects to: the second node's for odd ones, if given. */
+int
+bconn_port(const struct bconn *c)
+{
+	int	second = c->idx % 2 == 1;
+
+	if (c->tp == TRANSPORT_WS)
+		return second && opts.http_port2 != 0 ? opts.http_port2 :
+		    opts.http_port;
+	return second && opts.tcp_port2 != 0 ? opts.tcp_port2 : opts.tcp_port;
+}
+
 /*
  * A new connection to nginx's WebSocket or TCP port; ops->open is called
  * once packets can flow, ops->closed if that never happens.  NULL only
@@ -78,8 +90,7 @@ bconn_new(int idx, const struct bconn_ops *ops, void *arg)
 		goto fail;
 	memset(&dst, 0, sizeof(dst));
 	dst.sin_family = AF_INET;
-	dst.sin_port = htons((uint16_t)(c->tp == TRANSPORT_WS ?
-	    opts.http_port : opts.tcp_port));
+	dst.sin_port = htons((uint16_t)bconn_port(c));
 	if (inet_pton(AF_INET, opts.host, &dst.sin_addr) != 1) {
 		close(fd);
 		goto fail;

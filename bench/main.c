@@ -47,6 +47,8 @@ static const struct option long_opts[] = {
 	{ "host", required_argument, NULL, 'H' },
 	{ "http-port", required_argument, NULL, 'h' },
 	{ "tcp-port", required_argument, NULL, 't' },
+	{ "http-port2", required_argument, NULL, 'x' },
+	{ "tcp-port2", required_argument, NULL, 'y' },
 	{ "transport", required_argument, NULL, 'T' },
 	{ "sources", required_argument, NULL, 'S' },
 	{ "stack-dir", required_argument, NULL, 'd' },
@@ -71,6 +73,7 @@ usage(void)
 	fprintf(stderr,
 	    "usage: bench relay|idle|login|db [--label L] [--host A]\n"
 	    "\t[--http-port P] [--tcp-port Q] [--transport ws|tcp]\n"
+	    "\t[--http-port2 P2 --tcp-port2 Q2]\n"
 	    "\t[--sources N] [--stack-dir DIR] [--pairs P] [--rate R]\n"
 	    "\t[--inflight W] [--size S] [--duration T] [--conns C]\n"
 	    "\t[--procs P] [--accounts A] [--logins N] [--concurrency K]\n"
@@ -177,6 +180,8 @@ bench_result_new(void)
 	cJSON_AddStringToObject(o, "workload", opts.workload);
 	cJSON_AddStringToObject(o, "transport",
 	    opts.tp == TRANSPORT_WS ? "ws" : "tcp");
+	if (opts.http_port2 != 0 || opts.tcp_port2 != 0)
+		cJSON_AddStringToObject(o, "nodes", "split");
 	return o;
 }
 
@@ -231,6 +236,8 @@ parse_opt(int ch, const char *v)
 	case 'H': opts.host = v; break;
 	case 'h': opts.http_port = opt_int(v, 1, 65535); break;
 	case 't': opts.tcp_port = opt_int(v, 1, 65535); break;
+	case 'x': opts.http_port2 = opt_int(v, 1, 65535); break;
+	case 'y': opts.tcp_port2 = opt_int(v, 1, 65535); break;
 	case 'T':
 		if (strcmp(v, "ws") == 0)
 			opts.tp = TRANSPORT_WS;

@@ -130,7 +130,7 @@ ws_start(struct bconn *c)
 	    "Connection: Upgrade\r\n"
 	    "Sec-WebSocket-Key: %s\r\n"
 	    "Sec-WebSocket-Version: 13\r\n"
-	    "\r\n", opts.host, opts.http_port, c->ws_key) < 0 ? -1 : 0;
+	    "\r\n", opts.host, bconn_port(c), c->ws_key) < 0 ? -1 : 0;
 }
 
 /*

@@ -14,7 +14,7 @@
 
 static const char *const batch_event_names[] = {
 	ENV_EVENT_PACKET, ENV_EVENT_FETCH, ENV_EVENT_WRITTEN, ENV_EVENT_CLOSED,
-	ENV_EVENT_STARTED, ENV_EVENT_REFUSED, NULL
+	ENV_EVENT_STARTED, ENV_EVENT_REFUSED, ENV_EVENT_HEARTBEAT, NULL
 };
 
 /* A string field of at most size - 1 bytes into buf; -1 otherwise. */
