@@ -681,13 +681,17 @@ start_chat() {
 	    --set "db_fallback=$rest"
 	    --set "redis_host=127.0.0.1" --set "redis_port=$(redis_port)")
 	[ "$test_cost" -eq 1 ] && args+=(--test-cost)
-	local s
+	local s from
 	for s in ${sets[@]+"${sets[@]}"}; do
 		args+=(--set "$s")
 	done
+	from=$(($(stat -c %s "$log" 2>/dev/null || echo 0) + 1))
 	if ! "$top/scripts/stack.sh" "${args[@]}" >>"$log" 2>&1; then
-		echo "--- tail of $log" >&2
-		tail -n 30 "$log" >&2
+		# What stack.sh said this time, but the tail of migrate.log.
+		tail -c "+$from" "$log" | awk '
+		    /^--- tail of .*\/migrate\.log$/ { skip = 1; next }
+		    /^--- tail of / { skip = 0 }
+		    !skip' >&2
 		die "chat node $n did not start (see $log and $d/log)"
 	fi
 }
@@ -797,11 +801,12 @@ stop_all() {
 
 # On a failed start, the errors of the Galera logs, then stop what started.
 start_failed() {
-	local f
-	for f in "$log_dir"/galera?.log "$log_dir"/redis.log; do
+	local f errors
+	for f in "$log_dir"/galera?.log; do
 		[ -s "$f" ] || continue
+		errors=$(grep -E '\[ERROR\]' "$f" | tail -n 10) || continue
 		echo "--- errors in $f" >&2
-		grep -E '\[ERROR\]|# WARNING' "$f" | tail -n 10 >&2 || true
+		echo "$errors" >&2
 	done
 	stop_all
 }
