@@ -4,6 +4,9 @@
 #   make            build build/push_daemon, build/fcgi_app, build/chatctl
 #   make deps       install the Debian and npm packages (idempotent)
 #   make run        deps, build, start the whole stack in the foreground
+#   make cluster    deps, build, then on loopback 3 Galera nodes, Redis and
+#                   2 chat nodes in the foreground (scripts/cluster.sh run;
+#                   CLUSTER_PORT, CLUSTER_DIR)
 #   make test       deps, build, unit tests, integration tests
 #   make SAN=1      build with ASan/UBSan into build/san/
 #   make fuzz       build the libFuzzer targets, run each FUZZ_SECONDS
@@ -14,6 +17,10 @@ CC	?= cc
 HTTP_PORT ?= 8080
 TCP_PORT  ?= 9000
 LOG_MAX_KIB ?= 10240
+# make cluster: its ports run from CLUSTER_PORT to CLUSTER_PORT+40 (the map
+# is at the top of scripts/cluster.sh), apart from make run's.
+CLUSTER_PORT ?= 8100
+CLUSTER_DIR ?= var/cluster
 
 # Each program links only what it uses: the daemon needs no database,
 # FastCGI server or hashing library, the workers no event loop.
@@ -180,8 +187,8 @@ APP_OBJS    = $(patsubst %.c,$(B)/obj/%.o,$(APP_SRCS) $(COMMON_SRCS))
 BENCH_OBJS  = $(patsubst %.c,$(B)/obj/%.o,$(BENCH_SRCS) $(COMMON_SRCS))
 CTL_OBJS    = $(patsubst %.c,$(B)/obj/%.o,$(CTL_SRCS) $(COMMON_SRCS))
 
-.PHONY: all deps run test unit unit-bin integration bench fuzz fuzz-bin \
-	install uninstall example-config clean test-container
+.PHONY: all deps run cluster test unit unit-bin integration bench fuzz \
+	fuzz-bin install uninstall example-config clean test-container
 
 all: $(B)/push_daemon $(B)/fcgi_app $(B)/chatctl
 
@@ -235,6 +242,11 @@ run: deps
 	@$(MAKE) --no-print-directory all
 	@scripts/stack.sh run --http-port $(HTTP_PORT) --tcp-port $(TCP_PORT) \
 	    --log-max $(LOG_MAX_KIB)
+
+# Chat node 1 on http://127.0.0.1:$(CLUSTER_PORT)/, node 2 two ports up.
+cluster: deps
+	@$(MAKE) --no-print-directory all
+	@scripts/cluster.sh run --base-port $(CLUSTER_PORT) --dir $(CLUSTER_DIR)
 
 test: deps
 	@$(MAKE) --no-print-directory SAN=1 all unit-bin

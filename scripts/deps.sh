@@ -20,6 +20,11 @@ packages=(
 	mariadb-server mariadb-client
 	libfcgi-dev libcjson-dev libmariadb-dev libevent-dev libwslay-dev
 	libssl-dev libsodium-dev
+	libhiredis-dev	# the chat nodes' Redis client (several nodes)
+	galera-4	# make cluster's Galera nodes (scripts/cluster.sh)
+	rsync		# their state transfers (wsrep_sst_rsync)
+	iproute2 procps	# ss and ps, which wsrep_sst_rsync calls
+	redis-server redis-tools	# make cluster's Redis; redis-cli
 	openssl		# throwaway certificates (24-tls-stream, check-deploy)
 	libcmocka-dev clang
 	systemd		# systemd-analyze, for scripts/check-deploy.sh

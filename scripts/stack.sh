@@ -3,7 +3,8 @@
 # push daemon and nginx, every file of it under one directory.
 #
 #   stack.sh start --http-port P --tcp-port Q [--dir DIR] [--build B]
-#                  [--workers N] [--test-cost] [--set name=value]...
+#                  [--workers N] [--test-cost] [--db-socket SOCK]
+#                  [--set name=value]...
 #   stack.sh run   (same options) [--log-max KIB] [--log-check SECS]
 #                                   start, print where it listens, wait;
 #                                   Ctrl-C or SIGTERM stops it all.  Each
@@ -20,11 +21,16 @@
 # push_daemon (build, or build/san for the ASan/UBSan build).  --test-cost
 # makes password hashing cheap for tests (the login and registration limits
 # keep their defaults); --set adds a line to chat.conf, overriding what the
-# script wrote (e.g. --set login_timeout=5).
+# script wrote (e.g. --set login_timeout=5).  --db-socket starts no MariaDB:
+# the server already listening on the Unix socket SOCK (a Galera node of
+# scripts/cluster.sh) gets the database, its user and the migrations, made
+# through SOCK as this user (root, by unix_socket authentication), and
+# chat.conf's db_socket names SOCK.  An existing DIR/db-password is kept,
+# so that several stacks can share one database with one password.
 #
 # Layout of DIR:
 #   my.cnf chat.conf db-password   generated (the latter two mode 0600)
-#   mysql/                         the MariaDB datadir
+#   mysql/                         the MariaDB datadir (none with --db-socket)
 #   run/                           Unix sockets and MariaDB's pid file
 #   nginx/                         nginx's prefix: nginx.conf, pid, temp
 #   log/                           one log per program
@@ -44,7 +50,7 @@ die() {
 }
 
 usage() {
-	sed -n '4,17p' "$0" | sed 's/^# \{0,1\}//' >&2
+	sed -n '4,18p' "$0" | sed 's/^# \{0,1\}//' >&2
 	exit 2
 }
 
@@ -60,6 +66,7 @@ workers=4
 test_cost=0
 signal=TERM
 sets=()
+ext_db_sock=
 log_max=10240
 log_check=10
 
@@ -72,6 +79,7 @@ while [ $# -gt 0 ]; do
 	--workers) workers=${2:?}; shift 2 ;;
 	--test-cost) test_cost=1; shift ;;
 	--set) sets+=("${2:?}"); shift 2 ;;
+	--db-socket) ext_db_sock=${2:?}; shift 2 ;;
 	--signal) signal=${2:?}; shift 2 ;;
 	--log-max) log_max=${2?}; shift 2 ;;
 	--log-check) log_check=${2?}; shift 2 ;;
@@ -101,6 +109,14 @@ case $dir$top in
 *[!A-Za-z0-9_./+-]*)
 	die "paths must hold only letters, digits and _./+-: $dir" ;;
 esac
+case $ext_db_sock in
+''|/*) ;;
+*) die "--db-socket wants an absolute path: $ext_db_sock" ;;
+esac
+case $ext_db_sock in
+*[!A-Za-z0-9_./+-]*)
+	die "--db-socket: the path must hold only letters, digits and _./+-" ;;
+esac
 
 run_dir=$dir/run
 log_dir=$dir/log
@@ -110,7 +126,7 @@ db_dir=$dir/mysql
 mycnf=$dir/my.cnf
 conf=$dir/chat.conf
 pwfile=$dir/db-password
-db_sock=$run_dir/mysqld.sock
+db_sock=${ext_db_sock:-$run_dir/mysqld.sock}
 fcgi_sock=$run_dir/fcgi.sock
 login_sock=$run_dir/login.sock
 api_sock=$run_dir/api.sock
@@ -243,6 +259,10 @@ check_port() {
 }
 
 write_mycnf() {
+	if [ -n "$ext_db_sock" ]; then
+		write_client_mycnf
+		return
+	fi
 	{
 		echo "# Written by scripts/stack.sh at every start."
 		echo "[client]"
@@ -260,6 +280,16 @@ write_mycnf() {
 		echo "collation-server = utf8mb4_unicode_ci"
 		echo "innodb_flush_log_at_trx_commit = 1"
 		echo "innodb_buffer_pool_size = 64M"
+	} >"$mycnf"
+}
+
+# --db-socket: the client's half alone, for setup_database and migrate.sh.
+write_client_mycnf() {
+	{
+		echo "# Written by scripts/stack.sh at every start (--db-socket)."
+		echo "[client]"
+		echo "socket = $db_sock"
+		echo "default-character-set = utf8mb4"
 	} >"$mycnf"
 }
 
@@ -344,6 +374,16 @@ start_mariadb() {
 	mariadbd --defaults-file="$mycnf" >>"$log_dir/mariadb.log" 2>&1 &
 	record_pid 1-mariadb $!
 	wait_until 1-mariadb 60 "answer to SELECT 1" db_ready
+}
+
+# --db-socket: the server is somebody else's; it must answer now.
+use_external_db() {
+	local out
+	write_mycnf
+	[ -S "$db_sock" ] || die "--db-socket: no socket $db_sock"
+	out=$(db_ready 2>&1) ||
+	    die "--db-socket: no answer to SELECT 1 on $db_sock as" \
+	        "$(id -un): $out"
 }
 
 setup_database() {
@@ -433,7 +473,11 @@ start() {
 
 	trap 'start_failed' EXIT
 	trap 'exit 130' INT TERM HUP
-	start_mariadb
+	if [ -n "$ext_db_sock" ]; then
+		use_external_db
+	else
+		start_mariadb
+	fi
 	pw=$(db_password)
 	setup_database "$pw"
 	write_chat_conf "$pw"
