@@ -261,6 +261,12 @@ integration:
 test-container: deps
 	@tests/container/run.sh
 
+# The cluster's own tests: 3 Galera nodes, Redis and 2 chat nodes of their
+# own (scripts/cluster.sh) on free ports, the failure tests among them.
+test-cluster: deps
+	@$(MAKE) --no-print-directory SAN=1 all
+	@tests/cluster/run.sh --build build/san
+
 fuzz-bin: $(addprefix build/fuzz/,$(FUZZ_TARGETS))
 
 # Each target for FUZZ_SECONDS from its seeds in tests/fuzz/corpus/;

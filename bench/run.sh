@@ -7,7 +7,7 @@
 #   bench/run.sh [--build B]        (make bench; knobs in the environment)
 #
 # Knobs (bench/README.md says more): BENCH=suite|relay|transport|idle|
-# login|db, PAIRS, RATE (0: saturated), INFLIGHT, SIZE, DURATION,
+# login|db|cluster, PAIRS, RATE (0: saturated), INFLIGHT, SIZE, DURATION,
 # TRANSPORT=ws|tcp, CONNS, IDLE_PROCS, ACCOUNTS, LOGINS, CONCURRENCY,
 # WORKERS, SOURCES, COST=test|production, SET="name=value ...", OUT=file.
 set -euo pipefail
@@ -58,10 +58,17 @@ dir=$(mktemp -d "${TMPDIR:-/tmp}/chat-bench.XXXXXX")
 runs=$dir/runs.jsonl
 : >"$runs"
 stack_up=0
+cluster_up=0
+# The cluster's Galera nodes run as mysql, which must pass through.
+chmod 0711 "$dir"
 
 cleanup() {
 	if [ "$stack_up" -eq 1 ]; then
 		scripts/stack.sh stop --dir "$dir/stack" >/dev/null 2>&1 || true
+	fi
+	if [ "$cluster_up" -eq 1 ]; then
+		scripts/cluster.sh stop --dir "$dir/cluster" >/dev/null 2>&1 ||
+		    true
 	fi
 	if [ -n "${BENCH_KEEP:-}" ]; then
 		echo "$prog: kept $dir" >&2
@@ -121,6 +128,52 @@ gen() {
 	    "$@" >>"$runs" || echo "$prog: $label failed" >&2
 }
 
+# The same relay on scripts/cluster.sh's two chat nodes (3 Galera nodes,
+# Redis), beside each other in one run: every pair on node 1, then every
+# pair split, its sender on node 1 and its receiver on node 2, so that
+# each message crosses nodes through Redis.  The single stack is stopped
+# first: the two would share the 2 cores.
+cluster_relays() {
+	local base s args=() h1 t1 h2 t2
+	if [ "$stack_up" -eq 1 ]; then
+		scripts/stack.sh stop --dir "$dir/stack" >/dev/null
+		stack_up=0
+	fi
+	base=$(free_port)
+	base=$((base - base % 50))
+	for s in "${raised[@]}" $SET; do
+		args+=(--set "$s")
+	done
+	echo "== cluster: 3 Galera nodes, Redis, 2 chat nodes, $build" >&2
+	cluster_up=1
+	scripts/cluster.sh start --dir "$dir/cluster" --base-port "$base" \
+	    --build "$build" --test-cost "${args[@]}" >/dev/null
+	h1=$base t1=$((base + 1)) h2=$((base + 2)) t2=$((base + 3))
+	for tp in ws tcp; do
+		gen_at "$h1" "$t1" relay "relay-$tp-cluster-one-node" \
+		    $(relay_opts) --transport "$tp"
+		gen_at "$h1" "$t1" relay "relay-$tp-cluster-cross-node" \
+		    $(relay_opts) --transport "$tp" \
+		    --http-port2 "$h2" --tcp-port2 "$t2"
+	done
+	gen_at "$h1" "$t1" relay relay-ws-1000-cluster-cross-node \
+	    $(relay_opts) --transport ws --rate 1000 \
+	    --http-port2 "$h2" --tcp-port2 "$t2"
+	scripts/cluster.sh stop --dir "$dir/cluster" >/dev/null
+	cluster_up=0
+}
+
+# gen_at HTTP TCP WORKLOAD LABEL [options]: gen on the cluster's node 1.
+gen_at() {
+	local h=$1 t=$2 w=$3 label=$4
+	shift 4
+	echo "== $label" >&2
+	"$gen" "$w" --label "$label" --http-port "$h" --tcp-port "$t" \
+	    --stack-dir "$dir/cluster/chat1" \
+	    --sources "$SOURCES" --size "$SIZE" --duration "$DURATION" \
+	    "$@" >>"$runs" || echo "$prog: $label failed" >&2
+}
+
 relay_opts() {
 	echo --pairs "$PAIRS" --inflight "$INFLIGHT" --concurrency "$CONCURRENCY"
 }
@@ -144,6 +197,7 @@ suite() {
 	gen login login-production-cost \
 	    --cost "production (2 passes, 64 MiB)" --concurrency 8 \
 	    --logins 300 --duration 5
+	cluster_relays
 }
 
 # A flood of logins while an honest relay runs at 1 000/s: the relay's
@@ -188,6 +242,9 @@ single() {
 		    --cost "$COST" --concurrency "$CONCURRENCY" \
 		    --logins "$LOGINS"
 		;;
+	cluster)
+		cluster_relays
+		;;
 	db)
 		stack_start "$COST"
 		# The ceiling writes between two existing accounts.
@@ -197,7 +254,8 @@ single() {
 		gen db db-ceiling
 		;;
 	*)
-		echo "$prog: BENCH: suite, relay, transport, idle, login or db" >&2
+		echo "$prog: BENCH: suite, relay, transport, idle, login, db or" \
+		    "cluster" >&2
 		exit 2
 		;;
 	esac

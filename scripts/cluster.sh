@@ -144,6 +144,7 @@ pid_dir=$dir/pids
 pwfile=$dir/db-password
 optfile=$dir/options
 redis_dir=$dir/redis
+redis_pwfile=$dir/redis-password
 
 # Reads back what start recorded: the kill- and start- commands run the
 # parts on the same ports and options.
@@ -628,14 +629,39 @@ start_cluster_db() {
 # --- Redis -------------------------------------------------------------------
 
 redis_ping() {
-	[ "$(redis-cli -h 127.0.0.1 -p "$(redis_port)" ping)" = PONG ]
+	[ "$(REDISCLI_AUTH=$(cat "$redis_pwfile") \
+	    redis-cli -h 127.0.0.1 -p "$(redis_port)" ping)" = PONG ]
+}
+
+# Any local user can reach a port on loopback, and what it publishes on a
+# node's channel would reach that node's clients: Redis asks for a
+# password, kept in files of mode 0600 (redis-password, redis.conf, the
+# chat nodes' chat.conf).  It is on stack.sh's command line for the second
+# that writes chat.conf: good enough on a test machine, which is all this
+# script is for (INSTALL.md, "Several hosts", for a real one).
+redis_password() {
+	if [ ! -s "$redis_pwfile" ]; then
+		(umask 077 &&
+		    od -An -tx1 -N24 /dev/urandom | tr -d ' \n' >"$redis_pwfile")
+	fi
+	chmod 0600 "$redis_pwfile"
 }
 
 start_redis() {
 	mkdir -p "$redis_dir"
-	redis-server --bind 127.0.0.1 --port "$(redis_port)" \
-	    --save '' --appendonly no --daemonize no \
-	    --dir "$redis_dir" --logfile "$log_dir/redis.log" \
+	redis_password
+	(umask 077 && {
+		echo "# Written by scripts/cluster.sh at every start."
+		echo "bind 127.0.0.1"
+		echo "port $(redis_port)"
+		echo "requirepass $(cat "$redis_pwfile")"
+		echo "save \"\""
+		echo "appendonly no"
+		echo "daemonize no"
+		echo "dir $redis_dir"
+		echo "logfile $log_dir/redis.log"
+	} >"$redis_dir/redis.conf")
+	redis-server "$redis_dir/redis.conf" \
 	    >>"$log_dir/redis.log" 2>&1 &
 	record_pid redis $!
 	wait_until redis 30 "PONG" "$log_dir/redis.log" redis_ping
@@ -680,6 +706,9 @@ start_chat() {
 	    --set "node_name=node$n"
 	    --set "db_fallback=$rest"
 	    --set "redis_host=127.0.0.1" --set "redis_port=$(redis_port)")
+	# stack.sh writes it into chat.conf (0600) before anything reads it.
+	redis_password
+	args+=(--set "redis_password=$(cat "$redis_pwfile")")
 	[ "$test_cost" -eq 1 ] && args+=(--test-cost)
 	local s from
 	for s in ${sets[@]+"${sets[@]}"}; do
@@ -730,6 +759,7 @@ write_json() {
 		done
 		echo "  ],"
 		echo "  \"redis\": {\"host\": \"127.0.0.1\", \"port\": $(redis_port),"
+		echo "    \"password_file\": \"$redis_pwfile\","
 		echo "    \"log\": \"$log_dir/redis.log\"," \
 		    "\"pid_file\": \"$pid_dir/redis.pid\"},"
 		echo "  \"nodes\": ["

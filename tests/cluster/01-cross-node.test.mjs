@@ -4,7 +4,9 @@
 // account connected to both nodes gets everything on every connection,
 // the carbons of what it sends included.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { afterEach, describe, test } from 'node:test';
+
+import { closeAll } from '../lib/client.mjs';
 
 import { assertSuccess } from '../lib/expect.mjs';
 import { newUsers } from '../lib/friends.mjs';
@@ -42,6 +44,7 @@ async function befriendAcross(a, b, ta = 'ws', tb = 'tcp') {
 
 describe('across nodes', { skip }, () => {
 	useNode(1);
+	afterEach(closeAll);
 	for (const [ta, tb] of [['ws', 'ws'], ['tcp', 'tcp'], ['ws', 'tcp']]) {
 		test(`alice on node 1 (${ta}) and bob on node 2 (${tb}) chat ` +
 		    'both ways, live, in order', async () => {

@@ -3,7 +3,9 @@
 // committed, so the recipient's node fetches them once its subscription
 // is back.  None is lost; the sender never sees an error.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { afterEach, describe, test } from 'node:test';
+
+import { closeAll } from '../lib/client.mjs';
 
 import { befriend, newUsers } from '../lib/friends.mjs';
 import { HAVE_CLUSTER, clusterCmd, collect, loggedInAt, sendSeries, sleep,
@@ -13,6 +15,7 @@ const skip = HAVE_CLUSTER ? false : 'no cluster (tests/cluster/run.sh)';
 
 describe('Redis killed mid-conversation', { skip }, () => {
 	useNode(1);
+	afterEach(closeAll);
 	test('0 acknowledged messages lost, delivered on the live ' +
 	    'connection once Redis is back', { timeout: 180000 }, async () => {
 		const [a, b] = await newUsers(2);

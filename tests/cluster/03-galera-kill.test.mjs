@@ -3,7 +3,9 @@
 // were in flight answer "server error" (nothing acknowledged is lost),
 // and the killed node rejoins and catches up.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { afterEach, describe, test } from 'node:test';
+
+import { closeAll } from '../lib/client.mjs';
 
 import { befriend, newUsers } from '../lib/friends.mjs';
 import { HAVE_CLUSTER, chatSql, clusterCmd, collect, galeraSql,
@@ -19,6 +21,7 @@ async function status(n, name) {
 
 describe('a Galera node killed', { skip }, () => {
 	useNode(1);
+	afterEach(closeAll);
 	test('the service answers on the other two, 0 acknowledged lost; ' +
 	    'the node rejoins and catches up', { timeout: 400000 },
 	    async () => {

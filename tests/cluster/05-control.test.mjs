@@ -3,7 +3,9 @@
 // its recipient logs in.  The checker must see it lost; if it did not,
 // its "lost=0" elsewhere would prove nothing.
 import assert from 'node:assert/strict';
-import { describe, test } from 'node:test';
+import { afterEach, describe, test } from 'node:test';
+
+import { closeAll } from '../lib/client.mjs';
 
 import { befriend, newUsers, untilOffline } from '../lib/friends.mjs';
 import { HAVE_CLUSTER, chatSql, loggedInAt, sendSeries, tally, useNode }
@@ -13,6 +15,7 @@ const skip = HAVE_CLUSTER ? false : 'no cluster (tests/cluster/run.sh)';
 
 describe('negative control', { skip }, () => {
 	useNode(1);
+	afterEach(closeAll);
 	test('a message removed after its success is counted lost',
 	    async () => {
 		const [a, b] = await newUsers(2);
