@@ -13,21 +13,34 @@ static const char sql_node_beat[] =
     "INSERT INTO nodes (name, heartbeat_at) VALUES (?, UTC_TIMESTAMP(3))"
     " ON DUPLICATE KEY UPDATE heartbeat_at = VALUES(heartbeat_at)";
 
+static const char sql_node_age[] =
+    "SELECT TIMESTAMPDIFF(MICROSECOND, heartbeat_at, UTC_TIMESTAMP(3)) DIV 1000"
+    " FROM nodes WHERE name = ?";
+
 /*
  * Renews node's heartbeat: 1 when its row was not there (first beat, or
  * another node had taken it for dead and removed its presence rows), 0
- * when renewed, -1 on error.
+ * when renewed, -1 on error.  *age_ms is how old the row was (0 when
+ * new).
  */
 int
-db_node_beat(struct db *db, const char *node)
+db_node_beat(struct db *db, const char *node, uint64_t *age_ms)
 {
-	MYSQL_BIND	 params[1];
+	MYSQL_BIND	 params[1], result[1];
 	MYSQL_STMT	*st;
 	unsigned long	 nlen;
-	int		 inserted;
+	int		 inserted, found;
 
 	memset(params, 0, sizeof(params));
+	memset(result, 0, sizeof(result));
 	db_bind_str(&params[0], node, &nlen);
+	*age_ms = 0;
+	db_bind_u64(&result[0], age_ms);
+	if ((found = db_row(db, DB_NODE_AGE, sql_node_age, params,
+	    result)) == -1)
+		return -1;
+	if (found == 0)
+		*age_ms = 0;
 	if ((st = db_exec(db, DB_NODE_BEAT, sql_node_beat, params, NULL)) ==
 	    NULL)
 		return -1;

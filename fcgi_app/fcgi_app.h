@@ -387,7 +387,7 @@ int	 db_presence_count(struct db *, uint64_t account, int *count);
 int	 db_presence_clear(struct db *, const char *node);
 
 /* db-node.c: the nodes alive, and where accounts are connected */
-int	 db_node_beat(struct db *, const char *node);
+int	 db_node_beat(struct db *, const char *node, uint64_t *age_ms);
 int	 db_node_dead(struct db *, const char *self, int timeout, char *name);
 int	 db_node_forget(struct db *, const char *node, int timeout);
 int	 db_node_conns(struct db *, const char *node, int max,

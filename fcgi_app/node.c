@@ -10,6 +10,11 @@
  * waited for its clients waits in the database for their next login,
  * on whatever node.
  *
+ * A node judges the others only when it was heard itself within the last
+ * two heartbeats: after a stall of its own, or of the whole cluster (a
+ * Galera node dying stops every commit for some seconds), every row is
+ * old, and the others' renewals are still on their way.
+ *
  * A node that finds its own row gone was taken for dead (a daemon stalled
  * longer than the timeout, a partition): its connections are still
  * there, so the answer asks the daemon to fetch for every one of them,
@@ -51,15 +56,21 @@ node_heartbeat(struct app *app, const struct batch_event *ev,
 	const char		*self = ev->session.node;
 	struct node_reap	 nr = { app, r, NULL };
 	char			 dead[NODE_NAME_SIZE];
+	uint64_t		 age_ms;
 	int			 beat, found, n;
 
-	if ((beat = db_node_beat(app->db, self)) == -1)
+	if ((beat = db_node_beat(app->db, self, &age_ms)) == -1)
 		return -1;
 	if (beat == 1) {
 		log_info("node %s: heartbeat row made; fetching for every "
 		    "connection", self);
 		if (reply_fetch_all(r) == -1)
 			return -1;
+	}
+	if (beat == 1 || age_ms > (uint64_t)cf->node_heartbeat * 2000) {
+		log_debug("node %s: last heard %" PRIu64 " ms ago: judges no "
+		    "other node this time", self, age_ms);
+		return 0;
 	}
 	if ((found = db_node_dead(app->db, self, cf->node_timeout,
 	    dead)) != 1)
