@@ -132,6 +132,7 @@ if ! scripts/cluster.sh start --dir "$cdir" --base-port "$base" \
     --set friend_requests_per_day=1000000 \
     --set login_failures_per_minute=1000000 \
     --set login_failures_per_address=1000000 \
+    --set packet_rate=100000 --set packet_burst=100000 \
     --set node_heartbeat=1 --set node_timeout=8 \
     >"$work/start.log" 2>&1; then
 	fail_step "cluster.sh start" "$work/start.log"
