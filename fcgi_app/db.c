@@ -158,6 +158,10 @@ db_galera_session(struct db *db)
 		log_warnx("database: this Galera node is not ready");
 		return -1;
 	}
+	/*
+	 * A plain query: SET takes no placeholder in every server version,
+	 * and the value is an int the config table bounds to 0..15.
+	 */
 	snprintf(sql, sizeof(sql), "SET SESSION wsrep_sync_wait = %d",
 	    db->cf->db_sync_wait);
 	return mysql_query(db->conn, sql) == 0 ? 0 : -1;
